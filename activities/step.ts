@@ -1,0 +1,125 @@
+// Step activities, executed by an agent on its own task queue: run one step in the job's workspace.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CompiledStep } from '../src/spec/model';
+import { runProcess } from '../src/agent/process-runner';
+import type { LogSink } from '../src/agent/log-sink';
+import { createSecretMasker } from '../src/agent/secret-masker';
+
+export interface StepActivityDeps {
+  agentId: string;
+  workspaceRoot: string;
+  logSink: LogSink;
+  killGraceMs: number;
+  heartbeatEveryMs?: number;
+}
+
+export interface RunStepInput {
+  runId: string;
+  jobRunId: string;
+  stepRunId: string;
+  step: CompiledStep;
+  env: Record<string, string>;
+  secrets: string[];
+  timeoutMs: number;
+}
+
+export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
+
+export interface RunStepResult {
+  status: 'success' | 'failed' | 'timeout' | 'cancelled';
+  exitCode: number | null;
+  outputs: Record<string, string>;
+  reason?: StepEndReason;
+  message?: string;
+  lines: number;
+}
+
+/** A workspace path that cannot leave the workspace root, whatever the ids contain. */
+export function workspaceFor(root: string, runId: string, jobRunId: string): string {
+  const dir = resolve(root, runId, jobRunId);
+  if (!dir.startsWith(resolve(root) + sep)) throw ApplicationFailure.nonRetryable(`workspace escapes ${root}`, 'SetupFailed');
+  return dir;
+}
+
+function insideWorkspace(workspace: string, sub: string | undefined): string {
+  if (!sub) return workspace;
+  const dir = resolve(workspace, sub);
+  const rel = relative(workspace, dir);
+  if (rel.startsWith('..') || resolve(workspace, rel) !== dir) {
+    throw ApplicationFailure.nonRetryable(`workingDirectory "${sub}" leaves the workspace`, 'SetupFailed');
+  }
+  return dir;
+}
+
+/** `key=value` lines appended to $ARCENTRA_OUTPUT become step outputs. */
+export function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) outputs[line.slice(0, eq).trim()] = line.slice(eq + 1);
+  }
+  return outputs;
+}
+
+export function createStepActivities(deps: StepActivityDeps) {
+  return {
+    async runStep(input: RunStepInput): Promise<RunStepResult> {
+      const ctx = Context.current();
+      const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
+      const cwd = insideWorkspace(workspace, input.step.workingDirectory);
+      await mkdir(cwd, { recursive: true });
+      const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
+      await writeFile(outputFile, '');
+
+      const log = await deps.logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+      if (input.step.run === undefined) {
+        log.write('system', `plugin ${input.step.uses} is not available on this agent`);
+        await log.close();
+        return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: `unknown plugin ${input.step.uses}`, lines: log.linesWritten };
+      }
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: process.env.HOME ?? workspace,
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        ...input.env,
+        ARCENTRA_WORKSPACE: workspace,
+        ARCENTRA_OUTPUT: outputFile,
+        ARCENTRA_RUN_ID: input.runId,
+        ARCENTRA_JOB_RUN_ID: input.jobRunId,
+        ARCENTRA_STEP_RUN_ID: input.stepRunId,
+        CI: 'true',
+      };
+      const proc = runProcess(
+        { command: 'bash', args: ['--noprofile', '--norc', '-eo', 'pipefail', '-c', input.step.run], cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs },
+        (stream, text) => log.write(stream, text),
+      );
+      // Heartbeats carry progress; a cancel request arrives through them.
+      const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);
+      ctx.cancelled.catch(() => proc.cancel());
+      const end = await proc.done.finally(() => clearInterval(beat));
+      await log.close();
+      const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
+      await rm(outputFile, { force: true });
+      const lines = log.linesWritten;
+      switch (end.kind) {
+        case 'exited':
+          return end.exitCode === 0
+            ? { status: 'success', exitCode: 0, outputs, lines }
+            : { status: 'failed', exitCode: end.exitCode, outputs, reason: 'exit_nonzero', lines };
+        case 'timeout':
+          return { status: 'timeout', exitCode: null, outputs, reason: 'timeout', lines };
+        case 'cancelled':
+          return { status: 'cancelled', exitCode: null, outputs, reason: 'cancelled', lines };
+        case 'signalled':
+          return { status: 'failed', exitCode: null, outputs, reason: 'killed', message: `killed by ${end.signal}`, lines };
+        case 'spawn_failed':
+          return { status: 'failed', exitCode: null, outputs, reason: 'setup_failed', message: end.message, lines };
+      }
+    },
+  };
+}
+
+export type StepActivities = ReturnType<typeof createStepActivities>;

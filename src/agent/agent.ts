@@ -1,0 +1,100 @@
+// An agent: a Temporal activity worker on the shared pool queue and on its own per-boot queue.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import type { Db } from '../store/db';
+import { agents } from '../store/schema';
+import type { TemporalSettings } from '../temporal/temporal-config';
+import type { LogSink } from './log-sink';
+import { newId } from '../ids';
+import { createAgentPoolActivities } from '../../activities/agent-pool';
+import type { AgentIdentity } from '../../activities/agent-pool';
+import { createStepActivities } from '../../activities/step';
+
+export interface AgentOptions {
+  connection: NativeConnection;
+  namespace: string;
+  settings: TemporalSettings;
+  db: Db;
+  logSink: LogSink;
+  dataDir: string;
+  name?: string;
+  labels?: Record<string, string>;
+}
+
+export interface RunningAgent {
+  identity: AgentIdentity;
+  run(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** A stable agent id per data dir: the same agent keeps its name and history across restarts. */
+async function agentIdFor(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'agent-id');
+  const existing = (await readFile(file, 'utf8').catch(() => '')).trim();
+  if (existing) return existing;
+  const id = newId('agent');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, id + '\n');
+  return id;
+}
+
+export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const agentId = await agentIdFor(opts.dataDir);
+  // A fresh queue per boot: work scheduled for a dead boot times out instead of waiting for it forever.
+  const bootId = randomBytes(4).toString('hex');
+  const identity: AgentIdentity = {
+    agentId,
+    name: opts.name ?? `${hostname()}-${agentId.slice(-6)}`,
+    labels: { os: process.platform, arch: process.arch, ...(opts.labels ?? {}) },
+    taskQueue: `${opts.settings.taskQueues.agentPrefix}/${agentId}/${bootId}`,
+  };
+  const workspaceRoot = join(opts.dataDir, 'workspaces');
+  await mkdir(workspaceRoot, { recursive: true });
+
+  const common = { connection: opts.connection, namespace: opts.namespace, shutdownGraceTime: '10s' as const };
+  const poolWorker = await Worker.create({
+    ...common,
+    taskQueue: opts.settings.taskQueues.agentPool,
+    activities: createAgentPoolActivities(identity),
+    maxConcurrentActivityTaskExecutions: 4,
+  });
+  const stepWorker = await Worker.create({
+    ...common,
+    taskQueue: identity.taskQueue,
+    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
+    maxHeartbeatThrottleInterval: '1s',
+    defaultHeartbeatThrottleInterval: '1s',
+  });
+
+  const beat = async (status: 'online' | 'offline') => {
+    await opts.db
+      .insert(agents)
+      .values({ agentId, name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, lastHeartbeatAt: new Date() })
+      .onConflictDoUpdate({
+        target: agents.agentId,
+        set: { name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, lastHeartbeatAt: sql`now()` },
+      });
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    identity,
+    async run() {
+      await beat('online');
+      timer = setInterval(() => void beat('online').catch(() => undefined), 10_000);
+      await Promise.all([poolWorker.run(), stepWorker.run()]);
+    },
+    async shutdown() {
+      clearInterval(timer);
+      const stopped = (w: Worker) => (w.getState() === 'RUNNING' ? w.shutdown() : undefined);
+      stopped(poolWorker);
+      stopped(stepWorker);
+      await beat('offline').catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// Runs one step's process in its own process group; kills the whole group on cancel or timeout.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface ProcessSpec {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs?: number;
+  killGraceMs: number;
+}
+
+export type ProcessEnd =
+  | { kind: 'exited'; exitCode: number }
+  | { kind: 'signalled'; signal: string }
+  | { kind: 'timeout' }
+  | { kind: 'cancelled' }
+  | { kind: 'spawn_failed'; message: string };
+
+export interface RunningProcess {
+  /** Resolves once the process and every pipe of its output have closed. */
+  done: Promise<ProcessEnd>;
+  cancel(): void;
+}
+
+export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stderr', text: string) => void): RunningProcess {
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true, // its own process group, so the whole tree can be killed
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stopReason: 'timeout' | 'cancelled' | null = null;
+  let killTimer: NodeJS.Timeout | undefined;
+
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // ESRCH: the group is already gone
+    }
+  };
+  const stop = (why: 'timeout' | 'cancelled') => {
+    if (stopReason) return;
+    stopReason = why;
+    killGroup('SIGTERM');
+    killTimer = setTimeout(() => killGroup('SIGKILL'), spec.killGraceMs);
+  };
+  const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
+
+  const pipesClosed = [child.stdout, child.stderr].map((stream, i) => {
+    const name = i === 0 ? 'stdout' : 'stderr';
+    const rl = createInterface({ input: stream, crlfDelay: Infinity });
+    rl.on('line', (text) => onLine(name, text));
+    return new Promise<void>((resolve) => rl.once('close', resolve));
+  });
+
+  const done = new Promise<ProcessEnd>((resolve) => {
+    child.once('error', (err) => resolve({ kind: 'spawn_failed', message: err.message }));
+    child.once('exit', (code, signal) => {
+      // Whatever the leader did, leave no member of its group behind.
+      killGroup('SIGKILL');
+      void Promise.all(pipesClosed).then(() => {
+        clearTimeout(timeoutTimer);
+        clearTimeout(killTimer);
+        if (stopReason) resolve({ kind: stopReason });
+        else if (code !== null) resolve({ kind: 'exited', exitCode: code });
+        else resolve({ kind: 'signalled', signal: signal ?? 'unknown' });
+      });
+    });
+  });
+  return { done, cancel: () => stop('cancelled') };
+}

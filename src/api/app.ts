@@ -1,0 +1,65 @@
+// The Express application: envelope, auth, health, routes, and one error mapping.
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError, NotFound } from '../errors';
+import type { PipelineService } from '../services/pipelines';
+import type { RunService } from '../services/runs';
+import type { TokenService } from '../services/tokens';
+import { authenticate } from './auth';
+import { sendError, sendOk } from './envelope';
+import { pipelineRoutes } from './routes/pipelines';
+
+export interface Readiness {
+  check(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+}
+
+export interface AppDeps {
+  tokens: TokenService;
+  pipelines: PipelineService;
+  runs: RunService;
+  readiness: Readiness;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      // The path only: a ?token= query never reaches the log.
+      deps.logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => sendOk(res, { status: 'ok' }));
+  app.get('/readyz', async (req, res) => {
+    const r = await deps.readiness.check();
+    if (r.ok) sendOk(res, { status: 'ready', checks: r.checks });
+    else sendError(req, res, 503, 'not ready', r.checks);
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: '1mb', strict: false }));
+  api.use(authenticate(deps.tokens));
+  api.use('/pipelines', pipelineRoutes(deps));
+  app.use('/api/v1', api);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`no route ${req.method} ${req.path}`)));
+  // Express needs all four parameters to treat this as the error handler.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof AppError) return sendError(req, res, err.status, err.message, err.details);
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e.type === 'entity.too.large') return sendError(req, res, 413, 'request body exceeds 1 MiB');
+    if (e.type === 'entity.parse.failed') return sendError(req, res, 400, `malformed JSON body: ${e.message}`);
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(req, res, 400, e.message ?? 'unsupported encoding');
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(req, res, e.status, e.message ?? 'bad request');
+    deps.logger.error({ err, path: req.path }, 'unhandled error');
+    sendError(req, res, 500, 'internal error');
+  });
+  return app;
+}

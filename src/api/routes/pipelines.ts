@@ -1,0 +1,103 @@
+// /api/v1/pipelines: thin handlers over the pipeline and run services.
+import { Router } from 'express';
+import type { Request } from 'express';
+import * as v from 'valibot';
+import { InvalidInput } from '../../errors';
+import type { PipelineService } from '../../services/pipelines';
+import type { RunService } from '../../services/runs';
+import { allow, principalOf } from '../auth';
+import { sendOk } from '../envelope';
+import { Pagination, parseInput } from '../validate';
+
+const Format = v.picklist(['yaml', 'yml', 'json'], 'must be one of yaml, yml, json');
+const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
+const OptionalText = v.optional(v.pipe(v.string('must be a string'), v.maxLength(2000, 'must be at most 2000 characters')));
+
+const CreatePipeline = v.object({
+  projectId: Name,
+  name: Name,
+  description: OptionalText,
+  repoUrl: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(2000)))),
+  defaultBranch: v.optional(Name),
+  pipelineFilePath: v.optional(Name),
+  saveMode: v.optional(v.picklist(['direct', 'pr'], 'must be direct or pr')),
+  prTargetBranch: v.optional(v.nullable(Name)),
+  metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
+  createdBy: OptionalText,
+  spec: v.optional(v.unknown()),
+  format: v.optional(Format),
+});
+
+const Variables = v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], 'must be a string, number or boolean'), 'must be an object');
+const Trigger = v.object({
+  variables: v.optional(Variables),
+  triggeredBy: OptionalText,
+  requestId: v.optional(v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'))),
+  ref: v.optional(v.pipe(v.string('must be a string'), v.maxLength(500))),
+  commitSha: v.optional(v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{7,64}$/i, 'must be a hex commit sha'))),
+});
+const RunControl = v.object({ reason: OptionalText, operator: OptionalText });
+const ListPipelines = v.object({ projectId: v.optional(v.string()), name: v.optional(v.string()), ...Pagination });
+const ListRuns = v.object({ status: v.optional(v.string()), ...Pagination });
+const LogsQuery = v.object({
+  fromLine: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')), '1'),
+  limit: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1), v.maxValue(10000, 'must be at most 10000')), '1000'),
+  download: v.optional(v.string()),
+});
+
+/** A named path parameter (Express types them loosely). */
+function param(req: Request, name: string): string {
+  return String(req.params[name]);
+}
+
+function rejectLegacyContent(body: unknown) {
+  if (body && typeof body === 'object' && 'content' in body) {
+    throw new InvalidInput('content: definitions are structured only; send the pipeline as a structured "spec" object', [
+      { path: 'content', message: 'the legacy text field is not accepted; send "spec"' },
+    ]);
+  }
+}
+
+export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService }): Router {
+  const r = Router();
+
+  r.post('/', allow('edit'), async (req, res) => {
+    rejectLegacyContent(req.body);
+    const body = parseInput(CreatePipeline, req.body);
+    sendOk(res, await deps.pipelines.create(principalOf(req), body));
+  });
+  r.get('/', allow('read'), async (req, res) => {
+    sendOk(res, await deps.pipelines.list(principalOf(req), parseInput(ListPipelines, req.query, 'query')));
+  });
+  // Registered before "/:pipelineId" so that "runs" is never taken for a pipeline id.
+  r.get('/runs/:runId', allow('read'), async (req, res) => {
+    sendOk(res, await deps.runs.get(principalOf(req), param(req, 'runId')));
+  });
+  r.get('/runs/:runId/steps/:stepRunId/logs', allow('read'), async (req, res) => {
+    const q = parseInput(LogsQuery, req.query, 'query');
+    if (q.download === '1' || q.download === 'true') {
+      const page = await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, 10000);
+      res.type('text/plain').send(page.lines.map((l) => l.content).join('\n') + (page.lines.length ? '\n' : ''));
+      return;
+    }
+    sendOk(res, await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, q.limit));
+  });
+  r.get('/:pipelineId', allow('read'), async (req, res) => {
+    sendOk(res, await deps.pipelines.get(principalOf(req), param(req, 'pipelineId')));
+  });
+  r.post('/:pipelineId/trigger', allow('operate'), async (req, res) => {
+    const body = parseInput(Trigger, req.body);
+    sendOk(res, await deps.runs.trigger(principalOf(req), param(req, 'pipelineId'), body));
+  });
+  r.get('/:pipelineId/runs', allow('read'), async (req, res) => {
+    sendOk(res, await deps.runs.list(principalOf(req), param(req, 'pipelineId'), parseInput(ListRuns, req.query, 'query')));
+  });
+  for (const action of ['pause', 'resume', 'stop'] as const) {
+    r.post(`/:pipelineId/runs/:runId/${action}`, allow('operate'), async (req, res) => {
+      const body = parseInput(RunControl, req.body);
+      await deps.runs.control(principalOf(req), param(req, 'pipelineId'), param(req, 'runId'), action, body);
+      sendOk(res);
+    });
+  }
+  return r;
+}

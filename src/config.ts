@@ -1,0 +1,78 @@
+// Process configuration: read once from the environment, validated, then passed down.
+import { resolve } from 'node:path';
+import * as v from 'valibot';
+
+const port = (fallback: string) =>
+  v.pipe(v.optional(v.string(), fallback), v.transform(Number), v.integer('must be an integer port'), v.minValue(0), v.maxValue(65535));
+
+const Env = v.object({
+  PORT: port('8080'),
+  ARCENTRA_GRPC_PORT: port('9090'),
+  ARCENTRA_DATA_DIR: v.optional(v.string(), './.arcentra'),
+  DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'))),
+  TEMPORAL_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1))),
+  TEMPORAL_NAMESPACE: v.optional(v.string()),
+  ARCENTRA_TEMPORAL_PORT: v.optional(port('7233')),
+  ARCENTRA_TEMPORAL_UI_PORT: v.optional(port('8233')),
+  ARCENTRA_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'must be at least 16 characters'))),
+  ARCENTRA_LOCAL_AGENT: v.optional(v.picklist(['0', '1'])),
+  ARCENTRA_AGENT_NAME: v.optional(v.string()),
+  ARCENTRA_AGENT_LABELS: v.optional(v.string()),
+  ARCENTRA_PUBLIC_URL: v.optional(v.string()),
+  ARCENTRA_LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
+});
+
+export interface Config {
+  port: number;
+  grpcPort: number;
+  dataDir: string;
+  databaseUrl?: string;
+  temporalAddress?: string;
+  temporalNamespace?: string;
+  temporalPort?: number;
+  temporalUiPort?: number;
+  adminToken?: string;
+  localAgent?: boolean;
+  agentName?: string;
+  agentLabels: Record<string, string>;
+  publicUrl?: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Labels as "key=value,key2=value2" or bare "linux" (label linux=true). */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of (text ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [key, ...rest] = part.split('=');
+    labels[key.trim()] = rest.length ? rest.join('=').trim() : 'true';
+  }
+  return labels;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = v.safeParse(Env, env);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const key = v.getDotPath(issue) ?? 'environment';
+    throw new ConfigError(`configuration: ${key} ${issue.message}`);
+  }
+  const e = result.output;
+  return {
+    port: e.PORT,
+    grpcPort: e.ARCENTRA_GRPC_PORT,
+    dataDir: resolve(e.ARCENTRA_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    temporalPort: e.ARCENTRA_TEMPORAL_PORT,
+    temporalUiPort: e.ARCENTRA_TEMPORAL_UI_PORT,
+    adminToken: e.ARCENTRA_ADMIN_TOKEN,
+    localAgent: e.ARCENTRA_LOCAL_AGENT === undefined ? undefined : e.ARCENTRA_LOCAL_AGENT === '1',
+    agentName: e.ARCENTRA_AGENT_NAME,
+    agentLabels: parseLabels(e.ARCENTRA_AGENT_LABELS),
+    publicUrl: e.ARCENTRA_PUBLIC_URL,
+    logLevel: e.ARCENTRA_LOG_LEVEL,
+  };
+}

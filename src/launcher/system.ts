@@ -1,0 +1,191 @@
+// Composes the processes of CONTRACT section 1: dev server, database, API, control worker, agent.
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import { Connection, Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { createApp } from '../api/app';
+import { createLocalEventBus } from '../events';
+import { openDatabase } from '../store/db';
+import type { Database } from '../store/db';
+import { createPipelineService } from '../services/pipelines';
+import { createRunService } from '../services/runs';
+import { createTokenService } from '../services/tokens';
+import { createControlWorker } from '../worker/control-worker';
+import type { WorkflowBundle } from '../worker/control-worker';
+import { createAgent } from '../agent/agent';
+import type { RunningAgent } from '../agent/agent';
+import { createDbLogSink } from '../agent/log-sink';
+import type { TemporalSettings } from '../temporal/temporal-config';
+import { loadTemporalSettings } from '../temporal/temporal-config';
+import type { DevServer } from './dev-server';
+import { startDevServer } from './dev-server';
+import { portIsFree } from './ports';
+
+export interface SystemRoles {
+  server: boolean;
+  agent: boolean;
+}
+
+export interface RunningSystem {
+  apiUrl: string | null;
+  temporalAddress: string;
+  temporalUiUrl: string | null;
+  generatedAdminToken: string | null;
+  adminTokenFile: string;
+  database: Database;
+  agent: RunningAgent | null;
+  stop(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+let runtimeInstalled = false;
+function installQuietRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+}
+
+export async function startSystem(opts: {
+  config: Config;
+  roles: SystemRoles;
+  logger: Logger;
+  settings?: TemporalSettings;
+  bundle?: WorkflowBundle;
+}): Promise<RunningSystem> {
+  const { config, roles, logger } = opts;
+  const settings = opts.settings ?? loadTemporalSettings();
+  const namespace = config.temporalNamespace ?? settings.namespace;
+  const stack: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const fn of stack.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'shutdown step failed');
+      }
+    }
+    stack.length = 0;
+  };
+
+  try {
+    // A busy API port is reported before anything is spawned.
+    if (roles.server && config.port !== 0 && !(await portIsFree(config.port, '0.0.0.0'))) {
+      throw new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`);
+    }
+    installQuietRuntime();
+    let devServer: DevServer | null = null;
+    let temporalAddress = config.temporalAddress;
+    let temporalUiUrl: string | null = null;
+    if (!temporalAddress) {
+      devServer = await startDevServer({ settings, dataDir: config.dataDir, port: config.temporalPort, uiPort: config.temporalUiPort });
+      stack.push(() => devServer!.stop());
+      temporalAddress = devServer.address;
+      temporalUiUrl = devServer.uiUrl;
+      logger.info({ address: temporalAddress, log: devServer.logFile }, 'temporal dev server ready');
+    }
+
+    const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    stack.push(() => database.close());
+    const db = database.db;
+    const tokens = createTokenService(db);
+    const bootstrap = roles.server ? await tokens.ensureBootstrapAdmin({ dataDir: config.dataDir, adminToken: config.adminToken }) : null;
+
+    const clientConnection = await Connection.connect({ address: temporalAddress });
+    stack.push(() => clientConnection.close());
+    const client = new Client({ connection: clientConnection, namespace });
+    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    stack.push(() => workerConnection.close());
+
+    const events = createLocalEventBus();
+    const workers: Worker[] = [];
+    let agent: RunningAgent | null = null;
+    const running: Array<Promise<void>> = [];
+    const runWorker = (name: string, p: Promise<void>) =>
+      running.push(
+        p.catch((err) => {
+          logger.error({ err }, `${name} stopped with an error`);
+        }),
+      );
+
+    if (roles.server) {
+      const worker = await createControlWorker({ connection: workerConnection, settings, namespace, db, events, bundle: opts.bundle });
+      workers.push(worker);
+      runWorker('control worker', worker.run());
+    }
+    if (roles.agent) {
+      agent = await createAgent({
+        connection: workerConnection,
+        namespace,
+        settings,
+        db,
+        logSink: createDbLogSink(db),
+        dataDir: config.dataDir,
+        name: config.agentName,
+        labels: config.agentLabels,
+      });
+      runWorker('agent', agent.run());
+    }
+    stack.push(async () => {
+      await agent?.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.all(running);
+    });
+
+    let apiUrl: string | null = null;
+    if (roles.server) {
+      const pipelinesService = createPipelineService(db);
+      const runs = createRunService({ db, temporal: client, settings: { ...settings, namespace }, pipelinesService, temporalUiUrl: temporalUiUrl ?? undefined });
+      const readiness = {
+        async check() {
+          const checks: Record<string, string> = {};
+          await database.ping().then(
+            () => (checks.database = 'ok'),
+            (err: Error) => (checks.database = `error: ${err.message}`),
+          );
+          await client.workflowService.describeNamespace({ namespace }).then(
+            () => (checks.temporal = 'ok'),
+            (err: Error) => (checks.temporal = `error: ${err.message}`),
+          );
+          checks.worker = workers.every((w) => w.getState() === 'RUNNING') ? 'ok' : 'error: control worker not polling';
+          return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
+        },
+      };
+      const app = createApp({ tokens, pipelines: pipelinesService, runs, readiness, logger });
+      const server: Server = createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) =>
+          reject(err.code === 'EADDRINUSE' ? new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`) : err),
+        );
+        server.listen(config.port, '0.0.0.0', () => resolve());
+      });
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      apiUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
+      stack.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+    }
+
+    return {
+      apiUrl,
+      temporalAddress,
+      temporalUiUrl,
+      generatedAdminToken: bootstrap?.generated ?? null,
+      adminTokenFile: bootstrap?.file ?? '',
+      database,
+      agent,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

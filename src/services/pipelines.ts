@@ -1,0 +1,166 @@
+// Pipelines and their inline definitions: create, read, list; the spec is checked before anything is written.
+import { and, count, desc, eq, inArray, isNull } from 'drizzle-orm';
+import type { Db } from '../store/db';
+import { pipelineRevisions, pipelineRuns, pipelines } from '../store/schema';
+import { Conflict, InvalidInput, NotFound } from '../errors';
+import { newId } from '../ids';
+import type { Principal } from '../roles';
+import { canSeeProject } from '../roles';
+import { compilePipeline } from '../spec';
+import type { CompiledPipeline } from '../spec/model';
+
+export type PipelineRow = typeof pipelines.$inferSelect;
+
+export interface CreatePipelineInput {
+  projectId: string;
+  name: string;
+  description?: string;
+  repoUrl?: string | null;
+  defaultBranch?: string;
+  pipelineFilePath?: string;
+  saveMode?: 'direct' | 'pr';
+  prTargetBranch?: string | null;
+  metadata?: Record<string, unknown>;
+  createdBy?: string;
+  spec?: unknown;
+  format?: 'yaml' | 'yml' | 'json';
+}
+
+export function toPipelineView(row: PipelineRow, lastRun: { runId: string; status: string } | null) {
+  return {
+    pipelineId: row.pipelineId,
+    projectId: row.projectId,
+    name: row.name,
+    description: row.description,
+    repoUrl: row.repoUrl,
+    defaultBranch: row.defaultBranch,
+    pipelineFilePath: row.pipelineFilePath,
+    saveMode: row.saveMode,
+    prTargetBranch: row.prTargetBranch,
+    metadata: row.metadata,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    lastRun,
+  };
+}
+
+/** Compiles a spec or throws 400 with every error (path, message, line, column). */
+export function compileOrReject(spec: unknown, format?: 'yaml' | 'yml' | 'json'): CompiledPipeline {
+  const result = compilePipeline(spec, { format });
+  if (!result.valid) throw new InvalidInput(`invalid pipeline spec: ${result.errors[0].path}: ${result.errors[0].message}`, result.errors);
+  return result.pipeline;
+}
+
+export function createPipelineService(db: Db) {
+  async function lastRunOf(pipelineId: string) {
+    const [run] = await db
+      .select({ runId: pipelineRuns.runId, status: pipelineRuns.status })
+      .from(pipelineRuns)
+      .where(eq(pipelineRuns.pipelineId, pipelineId))
+      .orderBy(desc(pipelineRuns.number))
+      .limit(1);
+    return run ?? null;
+  }
+
+  /** The pipeline as the principal may see it: another project's pipeline is "not found". */
+  async function load(principal: Principal, pipelineId: string): Promise<PipelineRow> {
+    const [row] = await db
+      .select()
+      .from(pipelines)
+      .where(and(eq(pipelines.pipelineId, pipelineId), isNull(pipelines.deletedAt)));
+    if (!row || !canSeeProject(principal, row.projectId)) throw new NotFound(`pipeline ${pipelineId} not found`);
+    return row;
+  }
+
+  return {
+    load,
+
+    async create(principal: Principal, input: CreatePipelineInput) {
+      if (!canSeeProject(principal, input.projectId)) throw new NotFound(`project ${input.projectId} not found`);
+      const inline = !input.repoUrl;
+      if (!inline && input.spec !== undefined) {
+        throw new InvalidInput('spec: a git-backed pipeline reads its definition from the repository; save it with …/spec/save', [
+          { path: 'spec', message: 'not allowed with repoUrl' },
+        ]);
+      }
+      if (input.spec !== undefined) compileOrReject(input.spec, input.format);
+      const pipelineId = newId('pl');
+      const revisionId = input.spec !== undefined ? newId('rev') : null;
+      try {
+        await db.transaction(async (tx) => {
+          await tx.insert(pipelines).values({
+            pipelineId,
+            projectId: input.projectId,
+            name: input.name,
+            description: input.description ?? '',
+            repoUrl: input.repoUrl ?? null,
+            defaultBranch: input.defaultBranch ?? 'main',
+            pipelineFilePath: input.pipelineFilePath ?? '.arcentra/pipeline.yaml',
+            saveMode: input.saveMode ?? 'direct',
+            prTargetBranch: input.prTargetBranch ?? null,
+            metadata: input.metadata ?? {},
+            createdBy: input.createdBy ?? principal.name,
+            currentRevisionId: revisionId,
+          });
+          if (revisionId) {
+            await tx.insert(pipelineRevisions).values({
+              revisionId,
+              pipelineId,
+              spec: input.spec,
+              format: input.format ?? 'yaml',
+              commitMessage: 'create pipeline',
+              editor: input.createdBy ?? principal.name,
+            });
+          }
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new Conflict(`a pipeline named "${input.name}" already exists in project ${input.projectId}`);
+        throw err;
+      }
+      return toPipelineView(await load(principal, pipelineId), null);
+    },
+
+    async get(principal: Principal, pipelineId: string) {
+      const row = await load(principal, pipelineId);
+      return toPipelineView(row, await lastRunOf(row.pipelineId));
+    },
+
+    async list(principal: Principal, q: { projectId?: string; name?: string; page: number; pageSize: number }) {
+      const filters = [isNull(pipelines.deletedAt)];
+      if (q.projectId) filters.push(eq(pipelines.projectId, q.projectId));
+      if (q.name) filters.push(eq(pipelines.name, q.name));
+      if (principal.projectIds !== null) filters.push(inArray(pipelines.projectId, principal.projectIds.length ? principal.projectIds : ['']));
+      const where = and(...filters);
+      const [{ total }] = await db.select({ total: count() }).from(pipelines).where(where);
+      const rows = await db
+        .select()
+        .from(pipelines)
+        .where(where)
+        .orderBy(desc(pipelines.createdAt), desc(pipelines.pipelineId))
+        .limit(q.pageSize)
+        .offset((q.page - 1) * q.pageSize);
+      const list = await Promise.all(rows.map(async (r) => toPipelineView(r, await lastRunOf(r.pipelineId))));
+      return { list, total, page: q.page, pageSize: q.pageSize };
+    },
+
+    /** The current definition of an inline pipeline. */
+    async currentSpec(principal: Principal, pipelineId: string) {
+      const row = await load(principal, pipelineId);
+      if (!row.currentRevisionId) return { row, revision: null };
+      const [revision] = await db.select().from(pipelineRevisions).where(eq(pipelineRevisions.revisionId, row.currentRevisionId));
+      return { row, revision: revision ?? null };
+    },
+  };
+}
+
+export type PipelineService = ReturnType<typeof createPipelineService>;
+
+export function isUniqueViolation(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if ((e as { code?: string }).code === '23505') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

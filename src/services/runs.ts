@@ -1,0 +1,276 @@
+// PipelineRuns: trigger (validated, idempotent per requestId), read the tree, control, and read logs.
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { TypedSearchAttributes, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Db } from '../store/db';
+import { jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
+import { Conflict, InvalidInput, NotFound } from '../errors';
+import { newId } from '../ids';
+import type { Principal } from '../roles';
+import { canSeeProject } from '../roles';
+import { isFinal } from '../statuses';
+import type { PipelineService } from './pipelines';
+import { compileOrReject } from './pipelines';
+import type { TemporalSettings } from '../temporal/temporal-config';
+import type { PipelineRunInput } from '../../workflows/definitions';
+import { PIPELINE_RUN_WORKFLOW, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
+import { readStepLogs } from '../agent/log-sink';
+
+const SA = {
+  pipelineId: defineSearchAttributeKey('ArcentraPipelineId', SearchAttributeType.KEYWORD),
+  projectId: defineSearchAttributeKey('ArcentraProjectId', SearchAttributeType.KEYWORD),
+  runStatus: defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD),
+  triggerType: defineSearchAttributeKey('ArcentraTriggerType', SearchAttributeType.KEYWORD),
+};
+
+export interface TriggerInput {
+  variables?: Record<string, string | number | boolean>;
+  triggeredBy?: string;
+  requestId?: string;
+  ref?: string;
+  commitSha?: string;
+}
+
+export interface RunServiceDeps {
+  db: Db;
+  temporal: Client;
+  settings: TemporalSettings;
+  pipelinesService: PipelineService;
+  temporalUiUrl?: string;
+}
+
+type RunRow = typeof pipelineRuns.$inferSelect;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const durationMs = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
+
+export function createRunService(deps: RunServiceDeps) {
+  const { db, temporal, settings } = deps;
+
+  async function loadRun(principal: Principal, runId: string, pipelineId?: string): Promise<RunRow> {
+    const [run] = await db.select().from(pipelineRuns).where(eq(pipelineRuns.runId, runId));
+    if (!run || !canSeeProject(principal, run.projectId) || (pipelineId && run.pipelineId !== pipelineId)) {
+      throw new NotFound(`run ${runId} not found`);
+    }
+    return run;
+  }
+
+  function uiUrl(workflowId: string) {
+    if (!deps.temporalUiUrl) return null;
+    return `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  }
+
+  async function view(run: RunRow) {
+    const jobs = await db.select().from(jobRuns).where(eq(jobRuns.runId, run.runId)).orderBy(asc(jobRuns.stageIndex), asc(jobRuns.jobIndex));
+    const steps = await db.select().from(stepRuns).where(eq(stepRuns.runId, run.runId)).orderBy(asc(stepRuns.stepIndex));
+    const stages: Array<{ name: string; index: number; jobs: unknown[] }> = [];
+    for (const job of jobs) {
+      let stage = stages.find((s) => s.index === job.stageIndex);
+      if (!stage) stages.push((stage = { name: job.stageName, index: job.stageIndex, jobs: [] }));
+      stage.jobs.push({
+        jobRunId: job.jobRunId,
+        name: job.name,
+        status: job.status,
+        skipped: job.skipped,
+        matrix: job.matrix,
+        agentId: job.agentId,
+        attempt: job.attempt,
+        reason: job.reason,
+        startedAt: iso(job.startedAt),
+        finishedAt: iso(job.finishedAt),
+        durationMs: durationMs(job.startedAt, job.finishedAt),
+        steps: steps
+          .filter((s) => s.jobRunId === job.jobRunId)
+          .map((s) => ({
+            stepRunId: s.stepRunId,
+            name: s.name,
+            status: s.status,
+            exitCode: s.exitCode,
+            attempt: s.attempt,
+            outputs: s.outputs,
+            agentId: job.agentId,
+            reason: s.reason,
+            startedAt: iso(s.startedAt),
+            finishedAt: iso(s.finishedAt),
+            durationMs: durationMs(s.startedAt, s.finishedAt),
+          })),
+      });
+    }
+    return {
+      runId: run.runId,
+      pipelineId: run.pipelineId,
+      projectId: run.projectId,
+      number: run.number,
+      status: run.status,
+      triggerType: run.triggerType,
+      triggeredBy: run.triggeredBy,
+      variables: run.variables,
+      ref: run.ref,
+      commitSha: run.commitSha,
+      definitionCommitSha: run.definitionCommitSha,
+      target: run.target,
+      reason: run.reason,
+      createdAt: iso(run.createdAt),
+      startedAt: iso(run.startedAt),
+      finishedAt: iso(run.finishedAt),
+      durationMs: durationMs(run.startedAt, run.finishedAt),
+      stages,
+      temporal: { workflowId: run.workflowId, uiUrl: uiUrl(run.workflowId) },
+    };
+  }
+
+  return {
+    loadRun,
+
+    async trigger(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event' = 'manual') {
+      const { row: pipelineRow, revision } = await deps.pipelinesService.currentSpec(principal, pipelineId);
+      if (pipelineRow.repoUrl) throw new InvalidInput('git-backed pipelines cannot be triggered yet: their definitions are read from git in a later release');
+      if (!revision) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
+      const pipeline = compileOrReject(revision.spec, revision.format as 'yaml');
+      const variables: Record<string, string> = { ...pipeline.variables };
+      for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
+
+      const runId = newId('run');
+      const workflowId = pipelineRunWorkflowId(runId);
+      const created = await db.transaction(async (tx) => {
+        // Serializes triggers of one pipeline: run numbers and requestId checks never race.
+        const [locked] = await tx.select({ runCounter: pipelines.runCounter }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
+        if (input.requestId) {
+          const [existing] = await tx
+            .select()
+            .from(pipelineRuns)
+            .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.requestId, input.requestId)));
+          if (existing) return { run: existing, fresh: false };
+        }
+        const number = locked.runCounter + 1;
+        await tx.update(pipelines).set({ runCounter: number }).where(eq(pipelines.pipelineId, pipelineId));
+        const [run] = await tx
+          .insert(pipelineRuns)
+          .values({
+            runId,
+            pipelineId,
+            projectId: pipelineRow.projectId,
+            number,
+            status: 'pending',
+            triggerType,
+            triggeredBy: input.triggeredBy ?? principal.name,
+            requestId: input.requestId ?? null,
+            variables,
+            ref: input.ref ?? null,
+            commitSha: input.commitSha ?? null,
+            definitionCommitSha: revision.revisionId,
+            target: pipeline.target ?? null,
+            workflowId,
+          })
+          .returning();
+        const ids: PipelineRunInput['ids'] = { jobs: {} };
+        for (const [jobIndex, job] of pipeline.jobs.entries()) {
+          const jobRunId = newId('job');
+          const stepRunIds = job.steps.map(() => newId('step'));
+          ids.jobs[job.key] = { jobRunId, stepRunIds };
+          await tx.insert(jobRuns).values({
+            jobRunId,
+            runId,
+            stageIndex: job.stageIndex,
+            stageName: job.stageName,
+            jobIndex,
+            jobKey: job.key,
+            name: job.displayName,
+            matrix: job.matrix ?? null,
+            status: 'pending',
+          });
+          await tx.insert(stepRuns).values(job.steps.map((s, i) => ({ stepRunId: stepRunIds[i], jobRunId, runId, stepIndex: i, name: s.name, status: 'pending' })));
+        }
+        return { run, fresh: true, ids };
+      });
+      if (!created.fresh) return { runId: created.run.runId, number: created.run.number, status: created.run.status };
+
+      const workflowInput: PipelineRunInput = {
+        runId,
+        pipelineId,
+        projectId: pipelineRow.projectId,
+        pipelineName: pipelineRow.name,
+        number: created.run.number,
+        triggerType,
+        variables,
+        pipeline,
+        ids: created.ids!,
+        taskQueues: { control: settings.taskQueues.control, agentPool: settings.taskQueues.agentPool },
+        stepTimeouts: {
+          heartbeatMs: settings.stepActivityMs.heartbeatTimeout,
+          scheduleToStartMs: settings.stepActivityMs.scheduleToStartTimeout,
+          defaultMs: settings.stepActivityMs.defaultTimeout,
+        },
+      };
+      try {
+        await temporal.workflow.start(PIPELINE_RUN_WORKFLOW, {
+          workflowId,
+          taskQueue: settings.taskQueues.control,
+          args: [workflowInput],
+          typedSearchAttributes: new TypedSearchAttributes([
+            { key: SA.pipelineId, value: pipelineId },
+            { key: SA.projectId, value: pipelineRow.projectId },
+            { key: SA.runStatus, value: 'pending' },
+            { key: SA.triggerType, value: triggerType },
+          ]),
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+          await db
+            .update(pipelineRuns)
+            .set({ status: 'failed', reason: `could not start the run on Temporal: ${(err as Error).message}`, finishedAt: sql`now()` })
+            .where(eq(pipelineRuns.runId, runId));
+          throw err;
+        }
+      }
+      return { runId, number: created.run.number, status: created.run.status };
+    },
+
+    async get(principal: Principal, runId: string) {
+      return view(await loadRun(principal, runId));
+    },
+
+    async list(principal: Principal, pipelineId: string, q: { status?: string; page: number; pageSize: number }) {
+      await deps.pipelinesService.load(principal, pipelineId);
+      const where = q.status ? and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.status, q.status)) : eq(pipelineRuns.pipelineId, pipelineId);
+      const [{ total }] = await db.select({ total: count() }).from(pipelineRuns).where(where);
+      const rows = await db
+        .select()
+        .from(pipelineRuns)
+        .where(where)
+        .orderBy(desc(pipelineRuns.number))
+        .limit(q.pageSize)
+        .offset((q.page - 1) * q.pageSize);
+      return { list: await Promise.all(rows.map(view)), total, page: q.page, pageSize: q.pageSize };
+    },
+
+    async control(principal: Principal, pipelineId: string, runId: string, action: 'pause' | 'resume' | 'stop', body: { reason?: string; operator?: string }) {
+      const run = await loadRun(principal, runId, pipelineId);
+      const handle = temporal.workflow.getHandle(run.workflowId);
+      const req = { reason: body.reason, operator: body.operator ?? principal.name };
+      if (action === 'pause') {
+        if (run.status !== 'running') throw new Conflict(`run ${runId} is ${run.status}; only a running run can be paused`);
+        await handle.signal(pauseSignal, req);
+      } else if (action === 'resume') {
+        if (run.status !== 'paused') throw new Conflict(`run ${runId} is ${run.status}; only a paused run can be resumed`);
+        await handle.signal(resumeSignal, req);
+      } else {
+        if (isFinal(run.status)) throw new Conflict(`run ${runId} is already ${run.status}`);
+        await handle.cancel();
+      }
+    },
+
+    async logs(principal: Principal, runId: string, stepRunId: string, fromLine: number, limit: number) {
+      await loadRun(principal, runId);
+      const [step] = await db.select().from(stepRuns).where(and(eq(stepRuns.stepRunId, stepRunId), eq(stepRuns.runId, runId)));
+      if (!step) throw new NotFound(`step run ${stepRunId} not found in run ${runId}`);
+      const lines = await readStepLogs(db, stepRunId, fromLine, limit);
+      const nextLine = lines.length ? lines[lines.length - 1].line + 1 : fromLine;
+      const complete = isFinal(step.status) && lines.length < limit;
+      return { lines, nextLine, complete };
+    },
+  };
+}
+
+export type RunService = ReturnType<typeof createRunService>;

@@ -1,0 +1,80 @@
+// API tokens: random secrets stored only as hashes; the bootstrap admin token is one of them.
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Db } from '../store/db';
+import { apiTokens, systemSettings } from '../store/schema';
+import { hashToken, newId, newSecretToken } from '../ids';
+import type { Principal, Role } from '../roles';
+
+const BOOTSTRAP_KEY = 'bootstrap_admin_token_id';
+
+export function createTokenService(db: Db) {
+  return {
+    /** The principal a bearer token stands for, or null when it is unknown, revoked or expired. */
+    async authenticate(token: string): Promise<Principal | null> {
+      const [row] = await db
+        .select()
+        .from(apiTokens)
+        .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)));
+      if (!row) return null;
+      if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return null;
+      return { tokenId: row.tokenId, name: row.name, role: row.role as Role, projectIds: row.projectIds ?? null };
+    },
+
+    async create(input: { name: string; role: Role; projectIds?: string[] | null; expiresAt?: Date | null }) {
+      const secret = newSecretToken();
+      const tokenId = newId('tok');
+      await db.insert(apiTokens).values({
+        tokenId,
+        name: input.name,
+        role: input.role,
+        projectIds: input.projectIds ?? null,
+        tokenHash: hashToken(secret),
+        expiresAt: input.expiresAt ?? null,
+      });
+      return { tokenId, token: secret };
+    },
+
+    /**
+     * Makes sure a bootstrap admin token exists. With ARCENTRA_ADMIN_TOKEN it is that value; otherwise
+     * one is generated on first start and kept in <data>/admin-token (0600). Returns the secret only
+     * when it was generated now, so it is printed once.
+     */
+    async ensureBootstrapAdmin(opts: { dataDir: string; adminToken?: string }): Promise<{ generated: string | null; file: string }> {
+      const file = join(opts.dataDir, 'admin-token');
+      let secret = opts.adminToken;
+      let generated: string | null = null;
+      if (!secret) {
+        secret = (await readFile(file, 'utf8').catch(() => '')).trim() || undefined;
+      }
+      const [existing] = await db.select().from(systemSettings).where(eq(systemSettings.key, BOOTSTRAP_KEY));
+      // Another server (or an earlier data dir) already made one: never rotate it behind the admin's back.
+      if (!secret && existing) return { generated: null, file };
+      if (!secret) {
+        secret = newSecretToken();
+        generated = secret;
+        await mkdir(opts.dataDir, { recursive: true });
+        await writeFile(file, secret + '\n', { mode: 0o600 });
+        await chmod(file, 0o600);
+      }
+      const hash = hashToken(secret);
+      const [known] = await db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hash));
+      if (!known) {
+        const tokenId = existing?.value ?? newId('tok');
+        await db.transaction(async (tx) => {
+          // A changed ARCENTRA_ADMIN_TOKEN replaces the previous bootstrap token.
+          if (existing) await tx.delete(apiTokens).where(eq(apiTokens.tokenId, existing.value));
+          await tx.insert(apiTokens).values({ tokenId, name: 'bootstrap-admin', role: 'admin', projectIds: null, tokenHash: hash });
+          await tx
+            .insert(systemSettings)
+            .values({ key: BOOTSTRAP_KEY, value: tokenId })
+            .onConflictDoUpdate({ target: systemSettings.key, set: { value: tokenId } });
+        });
+      }
+      return { generated, file };
+    },
+  };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,73 @@
+// Opens the database (embedded PGlite in the data dir, or PostgreSQL) and applies the drizzle migrations.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import * as schema from './schema';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  /** Runs a plain statement (used for LISTEN/NOTIFY style needs and health checks). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+// Held while migrating so that many servers starting at once migrate one at a time.
+const MIGRATION_LOCK_ID = 0x4152_4345;
+
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; migrate?: boolean }): Promise<Database> {
+  const migrate = opts.migrate ?? true;
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, migrate);
+  return openPglite(join(opts.dataDir, 'pgdata'), migrate);
+}
+
+async function openPostgres(url: string, runMigrations: boolean): Promise<Database> {
+  const { default: postgres } = await import('postgres');
+  const { drizzle } = await import('drizzle-orm/postgres-js');
+  const sql = postgres(url, { max: 10, onnotice: () => undefined });
+  if (runMigrations) {
+    const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+    // One connection, so the advisory lock and the migration share a session.
+    const single = postgres(url, { max: 1, onnotice: () => undefined });
+    try {
+      await single`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+      await migrate(drizzle(single), { migrationsFolder: MIGRATIONS_FOLDER });
+      await single`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+    } finally {
+      await single.end({ timeout: 5 });
+    }
+  }
+  const db = drizzle(sql, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    ping: async () => {
+      await sql`select 1`;
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dir: string, runMigrations: boolean): Promise<Database> {
+  mkdirSync(dir, { recursive: true });
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const client = await PGlite.create(dir);
+  const db = drizzle(client, { schema });
+  if (runMigrations) {
+    const { migrate } = await import('drizzle-orm/pglite/migrator');
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  }
+  return {
+    db: db as unknown as Db,
+    kind: 'pglite',
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: () => client.close(),
+  };
+}

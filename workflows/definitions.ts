@@ -1,0 +1,63 @@
+// Signals, queries and workflow input types: declared once, imported by workflows and clients alike.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { CompiledPipeline, CompiledJob } from '../src/spec/model';
+
+export const pauseSignal = defineSignal<[{ reason?: string; operator?: string }?]>('pause');
+export const resumeSignal = defineSignal<[{ reason?: string; operator?: string }?]>('resume');
+export const liveTreeQuery = defineQuery<LiveTree>('liveTree');
+
+export const PIPELINE_RUN_WORKFLOW = 'PipelineRunWorkflow';
+export const JOB_RUN_WORKFLOW = 'JobRunWorkflow';
+
+export function pipelineRunWorkflowId(runId: string): string {
+  return `pipeline-run/${runId}`;
+}
+export function jobRunWorkflowId(runId: string, jobRunId: string): string {
+  return `pipeline-run/${runId}/job/${jobRunId}`;
+}
+
+export interface RunIds {
+  /** jobKey -> the JobRun id and its StepRun ids (in step order), created with the run. */
+  jobs: Record<string, { jobRunId: string; stepRunIds: string[] }>;
+}
+
+export interface PipelineRunInput {
+  runId: string;
+  pipelineId: string;
+  projectId: string;
+  pipelineName: string;
+  number: number;
+  triggerType: 'manual' | 'cron' | 'event';
+  variables: Record<string, string>;
+  pipeline: CompiledPipeline;
+  ids: RunIds;
+  taskQueues: { control: string; agentPool: string };
+  stepTimeouts: { heartbeatMs: number; scheduleToStartMs: number; defaultMs: number };
+}
+
+export interface JobRunInput {
+  runId: string;
+  pipelineId: string;
+  job: CompiledJob;
+  jobRunId: string;
+  stepRunIds: string[];
+  env: Record<string, string>;
+  taskQueues: { control: string; agentPool: string };
+  stepTimeouts: { heartbeatMs: number; scheduleToStartMs: number; defaultMs: number };
+}
+
+export type JobOutcomeStatus = 'success' | 'failed' | 'cancelled';
+
+export interface JobRunResult {
+  status: JobOutcomeStatus;
+  /** A failure happened but was allowed (continueOnError): the run can end `partial`. */
+  allowedFailure: boolean;
+  reason?: string;
+}
+
+export interface LiveTree {
+  runId: string;
+  status: string;
+  paused: boolean;
+  jobs: Record<string, { jobRunId: string; status: string }>;
+}

@@ -1,0 +1,137 @@
+// JobRunWorkflow: picks an agent, then runs the job's steps in order on that agent's own task queue.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import { TimeoutType } from '@temporalio/common';
+import type { AgentPoolActivities, AcquiredAgent } from '../activities/agent-pool';
+import type { ControlActivities } from '../activities/control';
+import type { RunStepResult, StepActivities } from '../activities/step';
+import type { JobRunInput, JobRunResult } from './definitions';
+import { pauseSignal, resumeSignal } from './definitions';
+
+/** How often a job is dispatched again after its agent disappeared. */
+const AGENT_LOST_REDISPATCHES = 1;
+const STEP_TIMEOUT_MARGIN_MS = 30_000;
+
+export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> {
+  const { job, jobRunId, taskQueues, stepTimeouts } = input;
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: taskQueues.control,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
+  });
+  const pool = proxyActivities<AgentPoolActivities>({
+    taskQueue: taskQueues.agentPool,
+    startToCloseTimeout: '30s',
+    // Waits for a matching agent to poll; a job with no matching agent fails after this.
+    scheduleToCloseTimeout: '1h',
+    retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 1.5 },
+  });
+
+  let paused = false;
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+
+  const stepStatus: string[] = job.steps.map(() => 'pending');
+  let allowedFailure = false;
+  let failedReason: string | undefined;
+  const lostQueues: string[] = [];
+
+  const finishRemaining = async (from: number, status: 'skipped' | 'cancelled') => {
+    for (let i = from; i < job.steps.length; i++) {
+      if (stepStatus[i] === 'pending' || stepStatus[i] === 'running') {
+        stepStatus[i] = status;
+        await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status });
+      }
+    }
+  };
+
+  try {
+    await control.recordJobStatus({ jobRunId, status: 'queued' });
+    let agent: AcquiredAgent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: [] });
+    await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
+
+    for (let i = 0; i < job.steps.length; i++) {
+      const step = job.steps[i];
+      const stepRunId = input.stepRunIds[i];
+      if (failedReason) break;
+      await condition(() => !paused);
+
+      let result: RunStepResult | undefined;
+      const maxAttempts = Math.max(1, step.retry.maxAttempts);
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        stepStatus[i] = 'running';
+        await control.recordStepStatus({ stepRunId, status: 'running', attempt });
+        const timeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
+        const steps = proxyActivities<StepActivities>({
+          taskQueue: agent.taskQueue,
+          startToCloseTimeout: timeoutMs + STEP_TIMEOUT_MARGIN_MS,
+          scheduleToStartTimeout: stepTimeouts.scheduleToStartMs,
+          heartbeatTimeout: stepTimeouts.heartbeatMs,
+          retry: { maximumAttempts: 1 },
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        });
+        try {
+          result = await steps.runStep({ runId: input.runId, jobRunId, stepRunId, step, env: { ...input.env, ...job.env, ...step.env }, secrets: [], timeoutMs });
+        } catch (err) {
+          if (!isAgentLost(err)) throw err;
+          if (lostQueues.length >= AGENT_LOST_REDISPATCHES) {
+            result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: 'agent lost', lines: 0 };
+            failedReason = 'agent lost';
+            break;
+          }
+          // The agent vanished mid-step: dispatch the job once more, to another agent, from this step on.
+          lostQueues.push(agent.taskQueue);
+          await control.recordJobStatus({ jobRunId, status: 'queued', reason: 'agent lost; dispatching again' });
+          agent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: lostQueues });
+          await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: lostQueues.length + 1 });
+          attempt--; // a lost agent does not use up one of the step's own attempts
+          continue;
+        }
+        if (result.status === 'success' || result.status === 'cancelled') break;
+        if (attempt < maxAttempts && step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
+      }
+      if (!result) throw ApplicationFailure.nonRetryable(`step ${step.name} produced no result`);
+      stepStatus[i] = result.status;
+      await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
+      if (result.status === 'failed' || result.status === 'timeout') {
+        if (step.continueOnError) allowedFailure = true;
+        else failedReason ??= `step ${step.name} ${result.status === 'timeout' ? 'timed out' : 'failed'}`;
+      }
+    }
+    await finishRemaining(0, 'skipped');
+    if (failedReason && !job.continueOnError) {
+      await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
+      return { status: 'failed', allowedFailure, reason: failedReason };
+    }
+    await control.recordJobStatus({ jobRunId, status: 'success', reason: failedReason });
+    return { status: 'success', allowedFailure: allowedFailure || !!failedReason, reason: failedReason };
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Stop: record what was left unfinished, whatever else is being cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      await finishRemaining(0, 'cancelled');
+      await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
+    });
+    return { status: 'cancelled', allowedFailure, reason: 'cancelled' };
+  }
+
+  async function sleepUnlessPaused(ms: number) {
+    await sleep(ms);
+    await condition(() => !paused);
+  }
+}
+
+function isAgentLost(err: unknown): boolean {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof TimeoutFailure)) return false;
+  return err.cause.timeoutType === TimeoutType.HEARTBEAT || err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+}

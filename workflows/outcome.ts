@@ -1,0 +1,12 @@
+// Pure status logic of a PipelineRun: unit-tested without Temporal.
+import type { JobRunResult } from './definitions';
+
+export type RunOutcome = 'success' | 'failed' | 'cancelled' | 'partial';
+
+/** The final status of a run from its jobs' results (CONTRACT section 7). */
+export function runOutcome(results: JobRunResult[], cancelled: boolean): RunOutcome {
+  if (cancelled) return 'cancelled';
+  if (results.some((r) => r.status === 'failed')) return 'failed';
+  if (results.some((r) => r.allowedFailure)) return 'partial';
+  return 'success';
+}

@@ -1,0 +1,161 @@
+// PipelineRunWorkflow: stages in order, the jobs of a stage as a DAG of child JobRun workflows.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { ControlActivities } from '../activities/control';
+import type { CompiledJob } from '../src/spec/model';
+import type { JobRunResult, LiveTree, PipelineRunInput } from './definitions';
+import { JOB_RUN_WORKFLOW, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
+import { runOutcome } from './outcome';
+
+export const RUN_STATUS_ATTRIBUTE = defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD);
+
+export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
+  const { pipeline, ids, runId } = input;
+  const control = proxyActivities<ControlActivities>({
+    taskQueue: input.taskQueues.control,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
+  });
+
+  let status = 'pending';
+  let paused = false;
+  const jobStatus: Record<string, string> = Object.fromEntries(pipeline.jobs.map((j) => [j.key, 'pending']));
+  const runningChildren = new Set<string>();
+  const results = new Map<string, JobRunResult>();
+
+  const setStatus = async (next: string, reason?: string) => {
+    status = next;
+    upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: next }]);
+    await control.recordRunStatus({ runId, status: next, reason });
+  };
+  const forward = async (signal: typeof pauseSignal) => {
+    await Promise.all(
+      [...runningChildren].map((childId) =>
+        getExternalWorkflowHandle(childId)
+          .signal(signal)
+          .catch(() => undefined), // a child that just finished has nothing left to pause
+      ),
+    );
+  };
+
+  setHandler(liveTreeQuery, (): LiveTree => ({
+    runId,
+    status,
+    paused,
+    jobs: Object.fromEntries(pipeline.jobs.map((j) => [j.key, { jobRunId: ids.jobs[j.key].jobRunId, status: jobStatus[j.key] }])),
+  }));
+  setHandler(pauseSignal, async (req) => {
+    if (paused || status !== 'running') return;
+    paused = true;
+    await forward(pauseSignal);
+    await setStatus('paused', req?.reason);
+  });
+  setHandler(resumeSignal, async (req) => {
+    if (!paused) return;
+    paused = false;
+    await forward(resumeSignal);
+    await setStatus('running', req?.reason);
+  });
+
+  const runJob = async (job: CompiledJob): Promise<JobRunResult> => {
+    const { jobRunId, stepRunIds } = ids.jobs[job.key];
+    await condition(() => !paused);
+    const childId = jobRunWorkflowId(runId, jobRunId);
+    const child = await startChild(JOB_RUN_WORKFLOW, {
+      workflowId: childId,
+      taskQueue: input.taskQueues.control,
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
+    });
+    runningChildren.add(childId);
+    jobStatus[job.key] = 'running';
+    try {
+      const result = (await child.result()) as JobRunResult;
+      jobStatus[job.key] = result.status;
+      return result;
+    } finally {
+      runningChildren.delete(childId);
+    }
+  };
+
+  try {
+    await setStatus('running');
+    let failed = false;
+    for (const stage of pipeline.stages) {
+      const jobs = stage.jobKeys.map((key) => pipeline.jobs.find((j) => j.key === key)!);
+      if (failed) {
+        await markNotRun(jobs, `not run: an earlier stage failed`);
+        continue;
+      }
+      // Jobs of a stage run in parallel; each waits for the jobs it needs.
+      const started = new Map<string, Promise<JobRunResult>>();
+      const startJob = (job: CompiledJob): Promise<JobRunResult> => {
+        let p = started.get(job.key);
+        if (!p) {
+          p = (async () => {
+            const needed = await Promise.all(job.needs.map((key) => results.get(key) ?? startedOrDone(key)));
+            if (needed.some((r) => r.status !== 'success')) {
+              await markNotRun([job], 'not run: a job it needs did not succeed');
+              return { status: 'cancelled', allowedFailure: false, reason: 'not run' } satisfies JobRunResult;
+            }
+            const r = await runJob(job);
+            results.set(job.key, r);
+            return r;
+          })();
+          started.set(job.key, p);
+        }
+        return p;
+      };
+      const startedOrDone = (key: string): Promise<JobRunResult> => {
+        const job = jobs.find((j) => j.key === key);
+        if (!job) throw ApplicationFailure.nonRetryable(`job ${key} is needed but neither ran nor is in this stage`);
+        return startJob(job);
+      };
+      const settled = await Promise.allSettled(jobs.map(startJob));
+      for (const s of settled) if (s.status === 'rejected') throw s.reason;
+      if (settled.some((s) => s.status === 'fulfilled' && s.value.status !== 'success')) failed = true;
+    }
+    const outcome = runOutcome([...results.values()], false);
+    await setStatus(outcome, outcome === 'failed' ? firstFailure() : undefined);
+    return { status: outcome };
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(async () => {
+      await markNotRun(
+        pipeline.jobs.filter((j) => jobStatus[j.key] === 'pending'),
+        'cancelled',
+      );
+      await setStatus('cancelled', 'stopped');
+    });
+    return { status: 'cancelled' };
+  }
+
+  async function markNotRun(jobs: CompiledJob[], reason: string) {
+    for (const job of jobs) {
+      const { jobRunId, stepRunIds } = ids.jobs[job.key];
+      jobStatus[job.key] = 'cancelled';
+      for (const stepRunId of stepRunIds) await control.recordStepStatus({ stepRunId, status: 'cancelled' });
+      await control.recordJobStatus({ jobRunId, status: 'cancelled', reason });
+    }
+  }
+
+  function firstFailure(): string | undefined {
+    for (const job of pipeline.jobs) {
+      const r = results.get(job.key);
+      if (r?.status === 'failed') return `job ${job.displayName} failed${r.reason ? `: ${r.reason}` : ''}`;
+    }
+    return undefined;
+  }
+}
+
