@@ -24,6 +24,7 @@ export interface AgentOptions {
   dataDir: string;
   name?: string;
   labels?: Record<string, string>;
+  onError?: (message: string) => void;
 }
 
 export interface RunningAgent {
@@ -86,7 +87,7 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
     identity,
     async run() {
       await beat('online');
-      timer = setInterval(() => void beat('online').catch(() => undefined), 10_000);
+      timer = setInterval(() => void beat('online').catch((err: Error) => opts.onError?.(`agent heartbeat to the database failed: ${err.message}`)), 10_000);
       await Promise.all([poolWorker.run(), stepWorker.run()]);
     },
     async shutdown() {
@@ -94,7 +95,7 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
       const stopped = (w: Worker) => (w.getState() === 'RUNNING' ? w.shutdown() : undefined);
       stopped(poolWorker);
       stopped(stepWorker);
-      await beat('offline').catch(() => undefined);
+      await beat('offline').catch((err: Error) => opts.onError?.(`could not mark the agent offline: ${err.message}`));
     },
   };
 }

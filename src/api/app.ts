@@ -31,7 +31,7 @@ export function createApp(deps: AppDeps) {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       // The path only: a ?token= query never reaches the log.
-      deps.logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      deps.logger.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
     });
     next();
   });

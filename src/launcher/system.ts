@@ -46,7 +46,12 @@ let runtimeInstalled = false;
 function installQuietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  // Agents register activities only; the SDK's warning about that is expected, not news.
+  const logger = new DefaultLogger('WARN', (entry) => {
+    if (entry.message.startsWith('No workflows registered')) return;
+    process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`);
+  });
+  Runtime.install({ logger, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
 }
 
 export async function startSystem(opts: {
@@ -126,6 +131,7 @@ export async function startSystem(opts: {
         dataDir: config.dataDir,
         name: config.agentName,
         labels: config.agentLabels,
+        onError: (message) => logger.warn(message),
       });
       runWorker('agent', agent.run());
     }
