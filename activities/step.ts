@@ -7,11 +7,14 @@ import type { CompiledStep } from '../src/spec/model';
 import { runProcess } from '../src/agent/process-runner';
 import type { LogSink } from '../src/agent/log-sink';
 import { createSecretMasker } from '../src/agent/secret-masker';
+import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
+import { SHELL_PLUGIN_NAME } from '../src/plugins/catalogue';
 
 export interface StepActivityDeps {
   agentId: string;
   workspaceRoot: string;
   logSink: LogSink;
+  plugins: PluginCatalogue;
   killGraceMs: number;
   heartbeatEveryMs?: number;
 }
@@ -24,6 +27,8 @@ export interface RunStepInput {
   env: Record<string, string>;
   secrets: string[];
   timeoutMs: number;
+  /** The job's source, for actions/git-checkout. */
+  source?: { repo: string; ref?: string };
 }
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
@@ -64,6 +69,34 @@ export function parseOutputs(text: string): Record<string, string> {
   return outputs;
 }
 
+/** Plugin args reach the plugin as ARCENTRA_ARG_<NAME> variables: data, never code. */
+export function argsEnv(args: Record<string, unknown>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(args)) {
+    env[`ARCENTRA_ARG_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return env;
+}
+
+const BASH = ['--noprofile', '--norc', '-eo', 'pipefail', '-c'];
+
+function commandFor(step: CompiledStep, plugins: PluginCatalogue): { command: string; args: string[]; env: Record<string, string> } | { error: string } {
+  if (step.run !== undefined) return { command: 'bash', args: [...BASH, step.run], env: {} };
+  const resolved = plugins.resolve(step.uses);
+  if (!resolved.ok) return { error: `plugin ${step.uses} is not available on this agent: ${resolved.message}` };
+  const plugin = resolved.plugin as CataloguePlugin;
+  if (plugin.name === SHELL_PLUGIN_NAME) {
+    const script = step.args.script;
+    if (typeof script !== 'string') return { error: 'actions/shell needs args.script' };
+    return { command: 'bash', args: [...BASH, script], env: {} };
+  }
+  if (!plugin.dir || !plugin.manifest.entrypoint) return { error: `plugin ${plugin.name}@${plugin.version} has no entrypoint` };
+  const entry = resolve(plugin.dir, plugin.manifest.entrypoint);
+  if (!entry.startsWith(plugin.dir + sep)) return { error: `plugin ${plugin.name}: entrypoint leaves its folder` };
+  const action = step.action ?? plugin.defaultAction ?? '';
+  return { command: entry, args: [], env: { ...argsEnv(step.args), ARCENTRA_ACTION: action, ARCENTRA_PLUGIN_DIR: plugin.dir } };
+}
+
 export function createStepActivities(deps: StepActivityDeps) {
   return {
     async runStep(input: RunStepInput): Promise<RunStepResult> {
@@ -75,16 +108,19 @@ export function createStepActivities(deps: StepActivityDeps) {
       await writeFile(outputFile, '');
 
       const log = await deps.logSink.open(input.stepRunId, createSecretMasker(input.secrets));
-      if (input.step.run === undefined) {
-        log.write('system', `plugin ${input.step.uses} is not available on this agent`);
+      const command = commandFor(input.step, deps.plugins);
+      if ('error' in command) {
+        log.write('system', command.error);
         await log.close();
-        return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: `unknown plugin ${input.step.uses}`, lines: log.linesWritten };
+        return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
       }
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
         HOME: process.env.HOME ?? workspace,
         LANG: process.env.LANG ?? 'C.UTF-8',
         ...input.env,
+        ...command.env,
+        ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
         ARCENTRA_WORKSPACE: workspace,
         ARCENTRA_OUTPUT: outputFile,
         ARCENTRA_RUN_ID: input.runId,
@@ -93,7 +129,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         CI: 'true',
       };
       const proc = runProcess(
-        { command: 'bash', args: ['--noprofile', '--norc', '-eo', 'pipefail', '-c', input.step.run], cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs },
+        { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs },
         (stream, text) => log.write(stream, text),
       );
       // Heartbeats carry progress; a cancel request arrives through them.

@@ -1,5 +1,7 @@
 // `arcentra <role>`: all (what npm start runs), server, agent, temporal setup, schema.
+import { writeFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
+import { pipelineJsonSchema } from './spec/json-schema';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { StartupError, startSystem } from './launcher/system';
@@ -7,7 +9,7 @@ import { DevServerError } from './launcher/dev-server';
 import { TemporalCliMissing } from './launcher/temporal-cli';
 import { loadTemporalSettings } from './temporal/temporal-config';
 
-const USAGE = 'usage: arcentra <all|server|agent|temporal setup>';
+const USAGE = 'usage: arcentra <all|server|agent|temporal setup|schema [file]>';
 
 async function temporalSetup(address: string, namespace: string) {
   const settings = loadTemporalSettings();
@@ -27,6 +29,13 @@ async function temporalSetup(address: string, namespace: string) {
 
 async function main(argv: string[]) {
   const role = argv[0];
+  if (role === 'schema') {
+    // `arcentra schema [file]`: the JSON Schema of pipeline.yaml, for editors.
+    const text = JSON.stringify(pipelineJsonSchema(), null, 2) + '\n';
+    if (argv[1]) writeFileSync(argv[1], text);
+    else process.stdout.write(text);
+    return;
+  }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   if (role === 'temporal' && argv[1] === 'setup') {

@@ -19,6 +19,7 @@ const Env = v.object({
   ARCENTRA_AGENT_NAME: v.optional(v.string()),
   ARCENTRA_AGENT_LABELS: v.optional(v.string()),
   ARCENTRA_PUBLIC_URL: v.optional(v.string()),
+  ARCENTRA_PLUGIN_PATH: v.optional(v.string()),
   ARCENTRA_LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
 });
 
@@ -36,6 +37,7 @@ export interface Config {
   agentName?: string;
   agentLabels: Record<string, string>;
   publicUrl?: string;
+  pluginPath?: string;
   logLevel: string;
 }
 
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentName: e.ARCENTRA_AGENT_NAME,
     agentLabels: parseLabels(e.ARCENTRA_AGENT_LABELS),
     publicUrl: e.ARCENTRA_PUBLIC_URL,
+    pluginPath: e.ARCENTRA_PLUGIN_PATH,
     logLevel: e.ARCENTRA_LOG_LEVEL,
   };
 }

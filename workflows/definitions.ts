@@ -16,6 +16,13 @@ export function jobRunWorkflowId(runId: string, jobRunId: string): string {
   return `pipeline-run/${runId}/job/${jobRunId}`;
 }
 
+/** What expressions may read about the run (CONTRACT section 6: trigger, variables, pipeline). */
+export interface RunFacts {
+  trigger: { type: string; ref: string; branch: string; tag: string; commitSha: string; event: string; actor: string };
+  variables: Record<string, string>;
+  pipeline: { id: string; name: string; namespace: string; runId: string; number: number };
+}
+
 export interface RunIds {
   /** jobKey -> the JobRun id and its StepRun ids (in step order), created with the run. */
   jobs: Record<string, { jobRunId: string; stepRunIds: string[] }>;
@@ -29,6 +36,8 @@ export interface PipelineRunInput {
   number: number;
   triggerType: 'manual' | 'cron' | 'event';
   variables: Record<string, string>;
+  /** Absent in runs started before expressions existed. */
+  facts?: RunFacts;
   pipeline: CompiledPipeline;
   ids: RunIds;
   taskQueues: { control: string; agentPool: string };
@@ -42,6 +51,7 @@ export interface JobRunInput {
   jobRunId: string;
   stepRunIds: string[];
   env: Record<string, string>;
+  facts?: RunFacts;
   taskQueues: { control: string; agentPool: string };
   stepTimeouts: { heartbeatMs: number; scheduleToStartMs: number; defaultMs: number };
 }

@@ -15,15 +15,24 @@ import { TimeoutType } from '@temporalio/common';
 import type { AgentPoolActivities, AcquiredAgent } from '../activities/agent-pool';
 import type { ControlActivities } from '../activities/control';
 import type { RunStepResult, StepActivities } from '../activities/step';
-import type { JobRunInput, JobRunResult } from './definitions';
+import type { JobRunInput, JobRunResult, RunFacts } from './definitions';
 import { pauseSignal, resumeSignal } from './definitions';
+import type { StepState } from './expression-context';
+import { expressionContext } from './expression-context';
+import { prepareStep, resolveEnv, shouldRun } from './step-plan';
 
 /** How often a job is dispatched again after its agent disappeared. */
 const AGENT_LOST_REDISPATCHES = 1;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
+const NO_FACTS: RunFacts = {
+  trigger: { type: 'manual', ref: '', branch: '', tag: '', commitSha: '', event: 'manual', actor: '' },
+  variables: {},
+  pipeline: { id: '', name: '', namespace: '', runId: '', number: 0 },
+};
 
 export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> {
   const { job, jobRunId, taskQueues, stepTimeouts } = input;
+  const facts = input.facts ?? { ...NO_FACTS, variables: {} };
   const control = proxyActivities<ControlActivities>({
     taskQueue: taskQueues.control,
     startToCloseTimeout: '30s',
@@ -42,12 +51,23 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   setHandler(resumeSignal, () => void (paused = false));
 
   const stepStatus: string[] = job.steps.map(() => 'pending');
+  const stepState: Record<string, StepState> = {};
   let allowedFailure = false;
   let failedReason: string | undefined;
   const lostQueues: string[] = [];
+  let jobEnv: Record<string, string> = {};
+  const context = (env: Record<string, string>) =>
+    expressionContext(facts, {
+      env,
+      matrix: job.matrix,
+      jobName: job.displayName,
+      jobStatus: failedReason ? 'failure' : 'success',
+      steps: stepState,
+      status: { success: !failedReason, failure: !!failedReason, cancelled: false },
+    });
 
-  const finishRemaining = async (from: number, status: 'skipped' | 'cancelled') => {
-    for (let i = from; i < job.steps.length; i++) {
+  const finishRemaining = async (status: 'skipped' | 'cancelled') => {
+    for (let i = 0; i < job.steps.length; i++) {
       if (stepStatus[i] === 'pending' || stepStatus[i] === 'running') {
         stepStatus[i] = status;
         await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status });
@@ -56,6 +76,17 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   };
 
   try {
+    try {
+      jobEnv = resolveEnv([input.env, job.env], context);
+    } catch (err) {
+      failedReason = `expression error in env: ${(err as Error).message}`;
+    }
+    // A job that `when` turns off ends success, marked skipped, with every step skipped.
+    if (job.when && !shouldRun(job.when, context(jobEnv))) {
+      await finishRemaining('skipped');
+      await control.recordJobStatus({ jobRunId, status: 'success', skipped: true, reason: `when: ${job.when}` });
+      return { status: 'success', allowedFailure: false, reason: 'skipped' };
+    }
     await control.recordJobStatus({ jobRunId, status: 'queued' });
     let agent: AcquiredAgent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: [] });
     await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
@@ -63,12 +94,23 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     for (let i = 0; i < job.steps.length; i++) {
       const step = job.steps[i];
       const stepRunId = input.stepRunIds[i];
-      if (failedReason) break;
       await condition(() => !paused);
 
+      const prepared = prepareStep(step, jobEnv, context);
+      if (prepared.kind === 'skip') {
+        stepStatus[i] = 'skipped';
+        stepState[step.name] = { outputs: {}, status: 'skipped' };
+        await control.recordStepStatus({ stepRunId, status: 'skipped' });
+        continue;
+      }
       let result: RunStepResult | undefined;
+      if (prepared.kind === 'error') {
+        await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
+        result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: prepared.message, lines: 0 };
+      }
+      const runnable = prepared.kind === 'run' ? prepared : null;
       const maxAttempts = Math.max(1, step.retry.maxAttempts);
-      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      for (let attempt = 1; runnable && !result && attempt <= maxAttempts; attempt++) {
         stepStatus[i] = 'running';
         await control.recordStepStatus({ stepRunId, status: 'running', attempt });
         const timeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
@@ -80,8 +122,18 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
           retry: { maximumAttempts: 1 },
           cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         });
+        let outcome: RunStepResult;
         try {
-          result = await steps.runStep({ runId: input.runId, jobRunId, stepRunId, step, env: { ...input.env, ...job.env, ...step.env }, secrets: [], timeoutMs });
+          outcome = await steps.runStep({
+            runId: input.runId,
+            jobRunId,
+            stepRunId,
+            step: runnable.step,
+            env: runnable.env,
+            secrets: [],
+            timeoutMs,
+            source: job.source ? { repo: job.source.repo, ref: job.source.ref ?? facts.trigger.ref } : undefined,
+          });
         } catch (err) {
           if (!isAgentLost(err)) throw err;
           if (lostQueues.length >= AGENT_LOST_REDISPATCHES) {
@@ -97,18 +149,19 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
           attempt--; // a lost agent does not use up one of the step's own attempts
           continue;
         }
-        if (result.status === 'success' || result.status === 'cancelled') break;
-        if (attempt < maxAttempts && step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
+        if (outcome.status === 'success' || outcome.status === 'cancelled' || attempt === maxAttempts) result = outcome;
+        else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
       if (!result) throw ApplicationFailure.nonRetryable(`step ${step.name} produced no result`);
       stepStatus[i] = result.status;
+      stepState[step.name] = { outputs: result.outputs, status: result.status };
       await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
       if (result.status === 'failed' || result.status === 'timeout') {
         if (step.continueOnError) allowedFailure = true;
-        else failedReason ??= `step ${step.name} ${result.status === 'timeout' ? 'timed out' : 'failed'}`;
+        else failedReason ??= `step ${step.name} ${result.status === 'timeout' ? 'timed out' : 'failed'}${result.message ? `: ${result.message}` : ''}`;
       }
     }
-    await finishRemaining(0, 'skipped');
+    await finishRemaining('skipped');
     if (failedReason && !job.continueOnError) {
       await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
       return { status: 'failed', allowedFailure, reason: failedReason };
@@ -119,7 +172,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     if (!isCancellation(err)) throw err;
     // Stop: record what was left unfinished, whatever else is being cancelled.
     await CancellationScope.nonCancellable(async () => {
-      await finishRemaining(0, 'cancelled');
+      await finishRemaining('cancelled');
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
     });
     return { status: 'cancelled', allowedFailure, reason: 'cancelled' };

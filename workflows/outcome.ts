@@ -5,7 +5,8 @@ export type RunOutcome = 'success' | 'failed' | 'cancelled' | 'partial';
 
 /** The final status of a run from its jobs' results (CONTRACT section 7). */
 export function runOutcome(results: JobRunResult[], cancelled: boolean): RunOutcome {
-  if (cancelled) return 'cancelled';
+  // A job ends with reason 'cancelled' only when the run was stopped.
+  if (cancelled || results.some((r) => r.status === 'cancelled' && r.reason === 'cancelled')) return 'cancelled';
   if (results.some((r) => r.status === 'failed')) return 'failed';
   if (results.some((r) => r.allowedFailure)) return 'partial';
   return 'success';

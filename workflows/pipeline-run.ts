@@ -76,7 +76,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       workflowId: childId,
       taskQueue: input.taskQueues.control,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
+      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
     });
     runningChildren.add(childId);
     jobStatus[job.key] = 'running';
@@ -87,6 +87,43 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     } finally {
       runningChildren.delete(childId);
     }
+  };
+
+  // Matrix groups: at most maxParallel combinations at once; with failFast, one failure stops the rest.
+  const groupRunning = new Map<string, number>();
+  const groupFailure = new Map<string, string>();
+  const groupScopes = new Map<string, Set<CancellationScope>>();
+  const runInMatrixGroup = async (job: CompiledJob): Promise<JobRunResult> => {
+    const group = job.matrixGroup;
+    if (!group) return runJob(job);
+    const limit = group.maxParallel ?? Number.POSITIVE_INFINITY;
+    await condition(() => (group.failFast && groupFailure.has(group.name)) || (groupRunning.get(group.name) ?? 0) < limit);
+    const failFastReason = () => `fail-fast: ${groupFailure.get(group.name)} failed`;
+    if (group.failFast && groupFailure.has(group.name)) {
+      await markNotRun([job], failFastReason());
+      return { status: 'cancelled', allowedFailure: false, reason: failFastReason() };
+    }
+    groupRunning.set(group.name, (groupRunning.get(group.name) ?? 0) + 1);
+    const scope = new CancellationScope();
+    const scopes = groupScopes.get(group.name) ?? new Set<CancellationScope>();
+    groupScopes.set(group.name, scopes);
+    scopes.add(scope);
+    let result: JobRunResult;
+    try {
+      result = await scope.run(() => runJob(job));
+    } catch (err) {
+      if (!(isCancellation(err) && groupFailure.has(group.name) && !CancellationScope.current().consideredCancelled)) throw err;
+      result = { status: 'cancelled', allowedFailure: false, reason: failFastReason() };
+    } finally {
+      scopes.delete(scope);
+      groupRunning.set(group.name, (groupRunning.get(group.name) ?? 1) - 1);
+    }
+    if (result.status === 'cancelled' && groupFailure.has(group.name) && result.reason === 'cancelled') result = { ...result, reason: failFastReason() };
+    if (group.failFast && result.status === 'failed' && !groupFailure.has(group.name)) {
+      groupFailure.set(group.name, job.displayName);
+      for (const other of scopes) other.cancel();
+    }
+    return result;
   };
 
   try {
@@ -109,7 +146,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
               await markNotRun([job], 'not run: a job it needs did not succeed');
               return { status: 'cancelled', allowedFailure: false, reason: 'not run' } satisfies JobRunResult;
             }
-            const r = await runJob(job);
+            const r = await runInMatrixGroup(job);
             results.set(job.key, r);
             return r;
           })();

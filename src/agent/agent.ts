@@ -14,6 +14,7 @@ import { newId } from '../ids';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
 import { createStepActivities } from '../../activities/step';
+import { loadPluginCatalogue } from '../plugins/catalogue';
 
 export interface AgentOptions {
   connection: NativeConnection;
@@ -25,6 +26,7 @@ export interface AgentOptions {
   name?: string;
   labels?: Record<string, string>;
   onError?: (message: string) => void;
+  pluginPath?: string;
 }
 
 export interface RunningAgent {
@@ -67,7 +69,7 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const stepWorker = await Worker.create({
     ...common,
     taskQueue: identity.taskQueue,
-    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',

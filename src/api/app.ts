@@ -6,6 +6,7 @@ import { AppError, NotFound } from '../errors';
 import type { PipelineService } from '../services/pipelines';
 import type { RunService } from '../services/runs';
 import type { TokenService } from '../services/tokens';
+import type { SpecChecker } from '../services/spec-checker';
 import { authenticate } from './auth';
 import { sendError, sendOk } from './envelope';
 import { pipelineRoutes } from './routes/pipelines';
@@ -18,6 +19,7 @@ export interface AppDeps {
   tokens: TokenService;
   pipelines: PipelineService;
   runs: RunService;
+  specs: SpecChecker;
   readiness: Readiness;
   logger: Logger;
 }

@@ -13,6 +13,8 @@ import type { Database } from '../store/db';
 import { createPipelineService } from '../services/pipelines';
 import { createRunService } from '../services/runs';
 import { createTokenService } from '../services/tokens';
+import { createSpecChecker } from '../services/spec-checker';
+import { loadPluginCatalogue } from '../plugins/catalogue';
 import { createControlWorker } from '../worker/control-worker';
 import type { WorkflowBundle } from '../worker/control-worker';
 import { createAgent } from '../agent/agent';
@@ -132,6 +134,7 @@ export async function startSystem(opts: {
         name: config.agentName,
         labels: config.agentLabels,
         onError: (message) => logger.warn(message),
+        pluginPath: config.pluginPath,
       });
       runWorker('agent', agent.run());
     }
@@ -143,8 +146,11 @@ export async function startSystem(opts: {
 
     let apiUrl: string | null = null;
     if (roles.server) {
-      const pipelinesService = createPipelineService(db);
-      const runs = createRunService({ db, temporal: client, settings: { ...settings, namespace }, pipelinesService, temporalUiUrl: temporalUiUrl ?? undefined });
+      const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
+      for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
+      const specs = createSpecChecker(catalogue);
+      const pipelinesService = createPipelineService(db, specs);
+      const runs = createRunService({ db, temporal: client, settings: { ...settings, namespace }, pipelinesService, specs, temporalUiUrl: temporalUiUrl ?? undefined });
       const readiness = {
         async check() {
           const checks: Record<string, string> = {};
@@ -160,7 +166,7 @@ export async function startSystem(opts: {
           return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
         },
       };
-      const app = createApp({ tokens, pipelines: pipelinesService, runs, readiness, logger });
+      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, readiness, logger });
       const server: Server = createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>

@@ -6,8 +6,7 @@ import { Conflict, InvalidInput, NotFound } from '../errors';
 import { newId } from '../ids';
 import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
-import { compilePipeline } from '../spec';
-import type { CompiledPipeline } from '../spec/model';
+import type { SpecChecker } from './spec-checker';
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 
@@ -45,14 +44,7 @@ export function toPipelineView(row: PipelineRow, lastRun: { runId: string; statu
   };
 }
 
-/** Compiles a spec or throws 400 with every error (path, message, line, column). */
-export function compileOrReject(spec: unknown, format?: 'yaml' | 'yml' | 'json'): CompiledPipeline {
-  const result = compilePipeline(spec, { format });
-  if (!result.valid) throw new InvalidInput(`invalid pipeline spec: ${result.errors[0].path}: ${result.errors[0].message}`, result.errors);
-  return result.pipeline;
-}
-
-export function createPipelineService(db: Db) {
+export function createPipelineService(db: Db, specs: SpecChecker) {
   async function lastRunOf(pipelineId: string) {
     const [run] = await db
       .select({ runId: pipelineRuns.runId, status: pipelineRuns.status })
@@ -84,7 +76,7 @@ export function createPipelineService(db: Db) {
           { path: 'spec', message: 'not allowed with repoUrl' },
         ]);
       }
-      if (input.spec !== undefined) compileOrReject(input.spec, input.format);
+      if (input.spec !== undefined) specs.compileOrReject(input.spec, input.format);
       const pipelineId = newId('pl');
       const revisionId = input.spec !== undefined ? newId('rev') : null;
       try {
@@ -142,6 +134,15 @@ export function createPipelineService(db: Db) {
         .offset((q.page - 1) * q.pageSize);
       const list = await Promise.all(rows.map(async (r) => toPipelineView(r, await lastRunOf(r.pipelineId))));
       return { list, total, page: q.page, pageSize: q.pageSize };
+    },
+
+    /** GET …/spec: the current definition and the revision it is at. */
+    async getSpec(principal: Principal, pipelineId: string) {
+      const row = await load(principal, pipelineId);
+      if (row.repoUrl) throw new InvalidInput('reading a git-backed definition is not supported yet; it is read from the repository at trigger time in a later release');
+      if (!row.currentRevisionId) throw new NotFound(`pipeline ${pipelineId} has no definition yet`);
+      const [revision] = await db.select().from(pipelineRevisions).where(eq(pipelineRevisions.revisionId, row.currentRevisionId));
+      return { spec: revision.spec, format: revision.format, headCommitSha: revision.revisionId, branch: null, pipelineFilePath: null };
     },
 
     /** The current definition of an inline pipeline. */

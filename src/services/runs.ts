@@ -11,11 +11,12 @@ import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
 import { isFinal } from '../statuses';
 import type { PipelineService } from './pipelines';
-import { compileOrReject } from './pipelines';
+import type { SpecChecker, SpecFormat } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { PipelineRunInput } from '../../workflows/definitions';
 import { PIPELINE_RUN_WORKFLOW, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
 import { readStepLogs } from '../agent/log-sink';
+import { triggerFacts } from '../../workflows/expression-context';
 
 const SA = {
   pipelineId: defineSearchAttributeKey('ArcentraPipelineId', SearchAttributeType.KEYWORD),
@@ -30,6 +31,8 @@ export interface TriggerInput {
   requestId?: string;
   ref?: string;
   commitSha?: string;
+  /** For event triggers: push, tag, pull_request. */
+  event?: string;
 }
 
 export interface RunServiceDeps {
@@ -37,6 +40,7 @@ export interface RunServiceDeps {
   temporal: Client;
   settings: TemporalSettings;
   pipelinesService: PipelineService;
+  specs: SpecChecker;
   temporalUiUrl?: string;
 }
 
@@ -127,7 +131,7 @@ export function createRunService(deps: RunServiceDeps) {
       const { row: pipelineRow, revision } = await deps.pipelinesService.currentSpec(principal, pipelineId);
       if (pipelineRow.repoUrl) throw new InvalidInput('git-backed pipelines cannot be triggered yet: their definitions are read from git in a later release');
       if (!revision) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
-      const pipeline = compileOrReject(revision.spec, revision.format as 'yaml');
+      const pipeline = deps.specs.compileOrReject(revision.spec, revision.format as SpecFormat);
       const variables: Record<string, string> = { ...pipeline.variables };
       for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
 
@@ -194,6 +198,11 @@ export function createRunService(deps: RunServiceDeps) {
         number: created.run.number,
         triggerType,
         variables,
+        facts: {
+          trigger: triggerFacts({ type: triggerType, ref: input.ref, commitSha: input.commitSha, actor: input.triggeredBy ?? principal.name, event: input.event }),
+          variables,
+          pipeline: { id: pipelineId, name: pipelineRow.name, namespace: pipeline.namespace, runId, number: created.run.number },
+        },
         pipeline,
         ids: created.ids!,
         taskQueues: { control: settings.taskQueues.control, agentPool: settings.taskQueues.agentPool },

@@ -7,20 +7,26 @@ import { IssueCollector } from './issues';
 import { reportSchemaIssues } from './messages';
 import { parseSpecSource } from './parse';
 import type { SpecFormat } from './parse';
-import { checkExpressionDelimiters, warnUnusedVariables } from './scan';
+import { warnUnusedVariables } from './scan';
 import { pipelineSchema } from './schema';
+import { checkSpecExpressions } from './expression-check';
+import { applyPluginVersions, resolvePlugins } from './plugins';
+import type { PluginResolver } from '../plugins/types';
 
 export * from './model';
-export type { SpecFormat, ParsedSpecSource } from './parse';
+export type { SpecFormat, ParsedSpecSource, ValueSource } from './parse';
 export type { PipelineSpec, JobSpec, StepSpec, StageSpec } from './schema';
 export { parseSpecSource } from './parse';
 export { SPEC_LIMITS } from './limits';
 export { SHELL_PLUGIN, DEFAULT_APPROVAL_TIMEOUT_MS } from './compile-blocks';
 export { DEFAULT_STAGE_NAME } from './compile';
+export * from './expressions';
 
 export interface CompileOptions {
   /** How `input` is written when it is text; text without a format is read as YAML (which includes JSON). */
   format?: SpecFormat;
+  /** When given, each step's `uses` is resolved (exact version, action and args checked). */
+  plugins?: PluginResolver;
 }
 
 export function compilePipeline(input: unknown, opts: CompileOptions = {}): CompileResult {
@@ -38,10 +44,12 @@ function compileOrThrow(input: unknown, opts: CompileOptions): CompileResult {
 
   const issues = new IssueCollector(parsed.value, parsed.locate);
   for (const warning of parsed.warnings) issues.addWarning(warning);
-  checkExpressionDelimiters(parsed.value, issues);
+  checkSpecExpressions(parsed.value, issues, parsed.locateValue);
   const checked = v.safeParse(pipelineSchema, parsed.value, { abortEarly: false, abortPipeEarly: false });
   if (!checked.success) reportSchemaIssues(checked.issues, issues);
+  const versions = checked.success && opts.plugins ? resolvePlugins(checked.output, opts.plugins, issues) : undefined;
   const pipeline = checked.success ? compileSpec(checked.output, issues) : undefined;
+  if (pipeline && versions) applyPluginVersions(pipeline, versions);
   warnUnusedVariables(parsed.value, issues);
 
   const { errors, warnings } = issues.result();

@@ -88,12 +88,13 @@ export class IssueCollector {
     return toOriginalPath(this.raw, path);
   }
 
-  error(path: readonly PathSeg[], message: string): void {
-    this.push(this.errorList, path, message);
+  /** An error at `path`; `position` overrides where the path was written (e.g. a spot inside a string). */
+  error(path: readonly PathSeg[], message: string, position?: Position): void {
+    this.push(this.errorList, path, message, position);
   }
 
-  warning(path: readonly PathSeg[], message: string): void {
-    this.push(this.warningList, path, message);
+  warning(path: readonly PathSeg[], message: string, position?: Position): void {
+    this.push(this.warningList, path, message, position);
   }
 
   /** An issue whose path and position were already worked out (e.g. a YAML syntax error). */
@@ -109,14 +110,14 @@ export class IssueCollector {
     return { errors: capped(byPosition(this.errorList), 'errors'), warnings: capped(byPosition(this.warningList), 'warnings') };
   }
 
-  private push(list: SpecIssue[], path: readonly PathSeg[], message: string): void {
+  private push(list: SpecIssue[], path: readonly PathSeg[], message: string, position?: Position): void {
     const original = toOriginalPath(this.raw, path);
     const formatted = formatPath(original);
     const dedupe = `${list === this.errorList ? 'e' : 'w'}\u0000${formatted}\u0000${message}`;
     if (this.seen.has(dedupe)) return;
     this.seen.add(dedupe);
     const issue: SpecIssue = { path: formatted, message };
-    const pos = this.locate?.(original);
+    const pos = position ?? this.locate?.(original);
     if (pos) {
       issue.line = pos.line;
       issue.column = pos.column;

@@ -15,6 +15,8 @@ export const SPEC_LIMITS = {
   maxJobs: 500,
   maxStepsPerJob: 200,
   maxMatrixCombinations: 256,
+  /** `${{ … }}` expressions in one spec (each is parsed and checked). */
+  maxExpressions: 5_000,
   /** Errors reported at most; the rest are summarised in one last issue. */
   maxIssues: 100,
 } as const;

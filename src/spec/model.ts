@@ -42,6 +42,8 @@ export interface CompiledStep {
   index: number;
   /** `run:` steps use the builtin shell. */
   uses: string;
+  /** The exact plugin version `uses` resolved to, when the spec was compiled with a plugin resolver. */
+  pluginVersion?: string;
   action?: string;
   args: Record<string, unknown>;
   run?: string;

@@ -11,11 +11,23 @@ import { checkTextNesting, checkTextSize } from './text-guards';
 
 export type SpecFormat = 'yaml' | 'yml' | 'json';
 
+/** A scalar value as written in the spec text. */
+export interface ValueSource {
+  /** The value's source text, quotes and block indicators included. */
+  text: string;
+  /** Line and column of `text[index]`. */
+  at(index: number): Position;
+}
+
+export type LocateValue = (path: readonly PathSeg[]) => ValueSource | undefined;
+
 export interface ParsedSpecSource {
   /** The parsed value; undefined when the text could not be parsed at all. */
   value: unknown;
   /** Where a path (in the source's own key spellings) was written; undefined for structured input. */
   locate: Locate;
+  /** The source of the scalar at exactly this path, when the spec came as text. */
+  locateValue?: LocateValue;
   errors: SpecIssue[];
   warnings: SpecIssue[];
 }
@@ -63,7 +75,7 @@ function parseYamlText(text: string): ParsedSpecSource {
   const locate = locator(doc, at);
   if (errors.length > 0) return { value: undefined, locate, errors, warnings };
   try {
-    return { value: doc.toJS({ maxAliasCount: SPEC_LIMITS.maxAliasCount }), locate, errors, warnings };
+    return { value: doc.toJS({ maxAliasCount: SPEC_LIMITS.maxAliasCount }), locate, locateValue: valueLocator(doc, text, at), errors, warnings };
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     const message = /alias count/i.test(text)
@@ -85,11 +97,11 @@ function parseJsonText(text: string): ParsedSpecSource {
   // JSON is YAML: reuse the YAML document only to find where each path was written.
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  const locate = locator(doc, (offset) => {
+  const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
-  });
-  return { value, locate, errors: [], warnings: [] };
+  };
+  return { value, locate: locator(doc, at), locateValue: valueLocator(doc, source, at), errors: [], warnings: [] };
 }
 
 function jsonErrorPosition(text: string, message: string): Position {
@@ -130,6 +142,22 @@ function locator(doc: Document, at: (offset: number) => Position): Locate {
       } else break;
     }
     return offset === undefined ? undefined : at(offset);
+  };
+}
+
+/** The scalar node at exactly `path`, with its source text; undefined for anything else. */
+function valueLocator(doc: Document, text: string, at: (offset: number) => Position): LocateValue {
+  return (path) => {
+    let node: unknown = doc.contents;
+    for (const seg of path) {
+      if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))?.value;
+      else if (isSeq(node) && typeof seg === 'number') node = node.items[seg];
+      else return undefined;
+    }
+    const range = isScalar(node) ? node.range : undefined;
+    if (!range) return undefined;
+    const [start, end] = range;
+    return { text: text.slice(start, end), at: (index) => at(start + index) };
   };
 }
 

@@ -245,14 +245,14 @@ describe('expression delimiters', () => {
 `),
     );
     expect(errors).toEqual([
-      { path: 'jobs[0].when', message: "'when' has an expression '${{' at character 1 with no closing '}}'", line: 5, column: 5 },
-      { path: 'jobs[0].steps[0].run', message: "'run' has an expression '${{' at character 23 with no closing '}}'", line: 8, column: 9 },
-      { path: 'jobs[0].steps[0].env.A', message: "'A' has an empty expression '${{ }}' at character 1", line: 9, column: 15 },
+      { path: 'jobs[0].when', message: "'${{' at character 1 has no closing '}}'", line: 5, column: 11 },
+      { path: 'jobs[0].steps[0].run', message: "'${{' at character 23 has no closing '}}'", line: 8, column: 36 },
+      { path: 'jobs[0].steps[0].env.A', message: "'${{ }}' is empty: write an expression inside it", line: 9, column: 19 },
     ]);
   });
 
   it('keeps well-formed expressions untouched in the model', () => {
-    const result = compilePipeline(specWithJobs([job('a', { when: '${{ always() }}', steps: [{ name: 's', run: 'echo ${{ trigger.ref }}${{ matrix.x }}' }] })]));
+    const result = compilePipeline(specWithJobs([job('a', { when: '${{ always() }}', matrix: { x: [1] }, steps: [{ name: 's', run: 'echo ${{ trigger.ref }}${{ matrix.x }}' }] })]));
     expect(result.valid).toBe(true);
     expect(result.pipeline?.jobs[0].when).toBe('${{ always() }}');
     expect(result.pipeline?.jobs[0].steps[0].run).toBe('echo ${{ trigger.ref }}${{ matrix.x }}');

@@ -1,8 +1,35 @@
-// Fuzz: mutated specs, garbage text and random structures. compilePipeline must always answer
-// with a well-formed CompileResult, never throw, and never fall back to its internal-error net.
+// Fuzz: mutated specs, garbage text, random bytes, huge strings, random structures and random
+// expressions. compilePipeline must always answer with a well-formed CompileResult, never throw,
+// never fall back to its internal-error net, and take under 100 ms for any single spec.
 import { describe, it, expect } from 'vitest';
 import { compilePipeline } from '../../src/spec/index';
 import type { CompileResult } from '../../src/spec/index';
+import {
+  bindingEnvironment, checkExpression, emptyContext, evaluate, evaluateCondition, ExpressionError, interpolate, parseExpression, rewriteRunScript,
+} from '../../src/spec/index';
+import type { ExpressionContext } from '../../src/spec/index';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+
+const MAX_MS = 100;
+const stats = { specs: 0, expressions: 0, maxMs: 0, slowest: '' };
+
+/** Compiles once, timed; a compile over the budget is measured twice more (GC pauses, a busy machine) and the fastest counts. */
+function compileTimed(input: unknown, format: 'yaml' | 'yml' | 'json' | undefined, label: string): CompileResult {
+  let best = Infinity;
+  let result!: CompileResult;
+  for (let attempt = 0; attempt < 3 && best >= MAX_MS; attempt++) {
+    const started = performance.now();
+    result = compilePipeline(input, { format });
+    best = Math.min(best, performance.now() - started);
+  }
+  stats.specs++;
+  if (best > stats.maxMs) {
+    stats.maxMs = best;
+    stats.slowest = label.slice(0, 120);
+  }
+  expect(best, `${label.slice(0, 200)} took ${best.toFixed(1)} ms`).toBeLessThan(MAX_MS);
+  return result;
+}
 
 /** mulberry32: a small deterministic PRNG, so a failure reproduces from its seed. */
 function prng(seed: number): () => number {
@@ -134,6 +161,164 @@ function mutateObject(rand: () => number): unknown {
   return spec;
 }
 
+/** A plain copy of a seed as a structured value. */
+function seedValue(rand: () => number): Record<string, unknown> {
+  return parseYaml(pick(rand, SEEDS)) as Record<string, unknown>;
+}
+
+/** A random container in `root` and one of its keys, walking down from the root. */
+function randomSlot(rand: () => number, root: Record<string, unknown>): { parent: Record<string, unknown> | unknown[]; key: string | number } | undefined {
+  let parent: Record<string, unknown> | unknown[] = root;
+  for (let depth = 0; depth < 12; depth++) {
+    const keys: Array<string | number> = Array.isArray(parent) ? parent.map((_, i) => i) : Object.keys(parent);
+    if (keys.length === 0) return undefined;
+    const key = pick(rand, keys);
+    const child = (parent as Record<string | number, unknown>)[key];
+    if (rand() < 0.3 || child === null || typeof child !== 'object') return { parent, key };
+    parent = child as Record<string, unknown> | unknown[];
+  }
+  return undefined;
+}
+
+const SPELLINGS: Record<string, string> = { continueOnError: 'continue_on_error', needs: 'depends_on', maxAttempts: 'max_attempts', workingDirectory: 'working_directory', runsOn: 'runs_on', agentSelector: 'agent_selector' };
+
+/** A seed with 1–4 fields deleted, retyped, duplicated or buried under deep nesting. */
+function structuralMutation(rand: () => number): unknown {
+  const spec = seedValue(rand);
+  const ops = 1 + Math.floor(rand() * 4);
+  for (let n = 0; n < ops; n++) {
+    const slot = randomSlot(rand, spec);
+    if (!slot) continue;
+    const { parent, key } = slot;
+    const target = parent as Record<string | number, unknown>;
+    const op = rand();
+    if (op < 0.25) {
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete target[key];
+    } else if (op < 0.5) {
+      target[key] = pick(rand, [1, -1, 0.5, 'x', '', true, null, [], {}, [1, 'a'], { a: 1 }, '${{ matrix.nope }}', '90s', randomValue(rand, 4)] as unknown[]);
+    } else if (op < 0.75) {
+      const copy = JSON.parse(JSON.stringify(target[key] ?? null)) as unknown;
+      if (Array.isArray(parent)) parent.push(copy);
+      else target[typeof key === 'string' && SPELLINGS[key] ? SPELLINGS[key] : `${String(key)}${rand() < 0.5 ? '' : '_'}`] = copy;
+    } else {
+      let value: unknown = target[key];
+      const depth = 10 + Math.floor(rand() * 90);
+      for (let d = 0; d < depth; d++) value = rand() < 0.5 ? [value] : { [pick(rand, KEYS) || 'k']: value };
+      target[key] = value;
+    }
+  }
+  return spec;
+}
+
+/** YAML text of a value; values YAML cannot write become their JSON or plain text instead. */
+function toYaml(value: unknown): string {
+  try {
+    return stringifyYaml(value);
+  } catch (err) {
+    return `# ${(err as Error).message}\n${String(value)}`;
+  }
+}
+
+const HUGE_PIECES = ['x', 'abc ', '\n', '${{ trigger.ref }}', '${{ ', ' }}', "'", '"', '\\', ' # ', '$(', ')', '😀', '\t', 'é'];
+
+function hugeString(rand: () => number, length: number): string {
+  const parts: string[] = [];
+  let size = 0;
+  const chunk = Array.from({ length: 64 }, () => pick(rand, HUGE_PIECES)).join('');
+  while (size < length) {
+    const piece = rand() < 0.9 ? chunk : pick(rand, HUGE_PIECES).repeat(1 + Math.floor(rand() * 1000));
+    parts.push(piece);
+    size += piece.length;
+  }
+  return parts.join('').slice(0, length);
+}
+
+const EXPR_ATOMS = [
+  'null', 'true', 'false', '0', '-1', '1.5', '0xff', '-0x1F', '1e3', '2.5E-2', "''", "'text'", "'it''s'", "'}}'", "'{0} {1}'", "'${{'",
+  'trigger', 'trigger.branch', 'trigger.ref', 'trigger.event.labels.*.name', "trigger['ref']", 'variables.region', 'env.HOME', 'env[0]',
+  'matrix', 'matrix.os', 'matrix.*', 'secrets.TOKEN', 'pipeline.number', 'pipeline.runId', 'job.status', 'steps', 'steps.a.outputs.x',
+  'steps.a.status', "steps['a'].outputs['x']", 'unknown.ctx', 'trigger.nope', 'Trigger.BRANCH', 'steps.later.outputs.x',
+];
+const EXPR_FUNCTIONS = ['contains', 'startsWith', 'endsWith', 'format', 'join', 'toJSON', 'fromJSON', 'success', 'failure', 'always', 'cancelled', 'nope', 'hashFiles', 'FORMAT'];
+const EXPR_OPS = ['==', '!=', '<', '<=', '>', '>=', '&&', '||'];
+const EXPR_NOISE = ['(', ')', '[', ']', "'", '"', '.', '*', '!', '=', '&', '|', '$', '{', '}', '\\', '\n', '\u0000', ',', ' ', '-', '+', '#', '${{', '}}', '😀'];
+
+function exprTree(rand: () => number, depth: number): string {
+  const r = rand();
+  if (depth > 5 || r < 0.3) return pick(rand, EXPR_ATOMS);
+  if (r < 0.5) return `${exprTree(rand, depth + 1)} ${pick(rand, EXPR_OPS)} ${exprTree(rand, depth + 1)}`;
+  if (r < 0.6) return `!${exprTree(rand, depth + 1)}`;
+  if (r < 0.7) return `(${exprTree(rand, depth + 1)})`;
+  if (r < 0.75) return `${exprTree(rand, depth + 1)}[${exprTree(rand, depth + 1)}]`;
+  const args = Array.from({ length: Math.floor(rand() * 4) }, () => exprTree(rand, depth + 1));
+  if (rand() < 0.3) args.unshift(pick(rand, ["'{0}'", "'{0}-{1}'", "'{{x}}'", "'{'", "'[1,2]'", "'{\"a\":1}'"]));
+  return `${pick(rand, EXPR_FUNCTIONS)}(${args.join(', ')})`;
+}
+
+function randomExpression(rand: () => number): string {
+  const r = rand();
+  if (r < 0.03) return '('.repeat(30 + Math.floor(rand() * 100)) + '1' + ')'.repeat(Math.floor(rand() * 130));
+  if (r < 0.05) return `'${'x'.repeat(4000 + Math.floor(rand() * 200))}'`;
+  if (r < 0.08) return Array.from({ length: 10 + Math.floor(rand() * 300) }, () => pick(rand, EXPR_NOISE)).join('');
+  let out = exprTree(rand, 0);
+  if (rand() < 0.4) {
+    const edits = 1 + Math.floor(rand() * 3);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(rand() * (out.length + 1));
+      out = rand() < 0.6 ? out.slice(0, at) + pick(rand, EXPR_NOISE) + out.slice(at) : out.slice(0, at) + out.slice(at + 1);
+    }
+  }
+  return out;
+}
+
+const FUZZ_CTX: ExpressionContext = {
+  ...emptyContext(),
+  trigger: { branch: 'main', ref: 'refs/heads/main', event: { labels: [{ name: 'a' }, { name: 'b' }] } },
+  variables: { region: 'eu' },
+  matrix: { os: 'linux' },
+  steps: { a: { outputs: { x: '[1,2]' }, status: 'success' } },
+};
+
+/** Every entry point must answer with a value or an ExpressionError, nothing else. */
+function exerciseExpression(expr: string): void {
+  const expectOnlyExpressionErrors = (what: string, fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err, `${what}(${JSON.stringify(expr)}) threw ${String(err)}`).toBeInstanceOf(ExpressionError);
+      expect(typeof (err as ExpressionError).offset).toBe('number');
+    }
+  };
+  const parsed = parseExpression(expr);
+  expect(typeof parsed.ok).toBe('boolean');
+  if (parsed.ok) {
+    expectOnlyExpressionErrors('evaluate', () => evaluate(parsed.ast, FUZZ_CTX));
+    expect(() => checkExpression(parsed.ast, { stepsBefore: ['a'], matrixKeys: ['os'], variableNames: ['region'], inStep: true })).not.toThrow();
+  } else {
+    expect(parsed.error).toBeInstanceOf(ExpressionError);
+  }
+  expectOnlyExpressionErrors('interpolate', () => interpolate(`x \${{ ${expr} }} y`, FUZZ_CTX));
+  expectOnlyExpressionErrors('evaluateCondition', () => evaluateCondition(expr, FUZZ_CTX));
+  expectOnlyExpressionErrors('rewriteRunScript', () => {
+    const rewritten = rewriteRunScript(`echo "\${{ ${expr} }}" '\${{ ${expr} }}'`);
+    expect(rewritten.script).not.toContain('${{');
+    return bindingEnvironment(rewritten.bindings, FUZZ_CTX);
+  });
+}
+
+function expressionSpec(field: 'run' | 'when' | 'env' | 'jobWhen' | 'args', expr: string): Record<string, unknown> {
+  const wrapped = `\${{ ${expr} }}`;
+  const steps: Array<Record<string, unknown>> = [{ name: 'a', run: 'echo first' }];
+  if (field === 'run') steps.push({ name: 'b', run: `echo ${wrapped}` });
+  else if (field === 'when') steps.push({ name: 'b', run: 'echo', when: expr });
+  else if (field === 'env') steps.push({ name: 'b', run: 'echo', env: { V: wrapped } });
+  else if (field === 'args') steps.push({ name: 'b', uses: 'actions/x@v1', args: { v: wrapped } });
+  const job: Record<string, unknown> = { name: 'j', matrix: { os: ['linux'] }, steps };
+  if (field === 'jobWhen') job.when = wrapped;
+  return { namespace: 'n', version: 'v1', variables: { region: 'eu' }, jobs: [job] };
+}
+
 function assertWellFormed(result: CompileResult, label: string): void {
   expect(typeof result.valid, label).toBe('boolean');
   expect(Array.isArray(result.errors), label).toBe(true);
@@ -160,27 +345,95 @@ function assertWellFormed(result: CompileResult, label: string): void {
 describe('spec fuzz', () => {
   it('survives mutated YAML text', () => {
     const rand = prng(0xa11ce);
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0; i < 3000; i++) {
       const text = mutateText(rand, pick(rand, SEEDS));
-      assertWellFormed(compilePipeline(text, { format: pick(rand, ['yaml', 'yml', undefined] as const) }), `yaml #${i}: ${JSON.stringify(text)}`);
+      assertWellFormed(compileTimed(text, pick(rand, ['yaml', 'yml', undefined] as const), `yaml #${i}: ${JSON.stringify(text)}`), `yaml #${i}: ${JSON.stringify(text)}`);
     }
   });
 
   it('survives mutated JSON text and garbage strings', () => {
     const rand = prng(0xbeef);
     const json = JSON.stringify({ namespace: 'n', version: 'v1', jobs: [{ name: 'a', steps: [{ name: 's', run: 'x' }] }] }, null, 2);
-    for (let i = 0; i < 800; i++) {
+    for (let i = 0; i < 1500; i++) {
       const text = rand() < 0.6 ? mutateText(rand, json) : garbage(rand);
-      assertWellFormed(compilePipeline(text, { format: rand() < 0.5 ? 'json' : 'yaml' }), `text #${i}: ${JSON.stringify(text)}`);
+      assertWellFormed(compileTimed(text, rand() < 0.5 ? 'json' : 'yaml', `text #${i}: ${JSON.stringify(text)}`), `text #${i}: ${JSON.stringify(text)}`);
     }
   });
 
   it('survives random and mutated structured values', () => {
     const rand = prng(0xc0ffee);
-    for (let i = 0; i < 1500; i++) {
+    for (let i = 0; i < 2500; i++) {
       const value = rand() < 0.5 ? mutateObject(rand) : randomValue(rand, 0);
-      assertWellFormed(compilePipeline(value), `object #${i}`);
+      assertWellFormed(compileTimed(value, undefined, `object #${i}`), `object #${i}`);
     }
+  });
+
+  it('survives fields deleted, retyped, duplicated and nested deeply, as values and as text', () => {
+    const rand = prng(0xd1ce);
+    for (let i = 0; i < 2000; i++) {
+      const value = structuralMutation(rand);
+      const asText = rand() < 0.4;
+      const input = asText ? (rand() < 0.5 ? JSON.stringify(value) : toYaml(value)) : value;
+      const label = `structural #${i}: ${asText ? JSON.stringify(input).slice(0, 300) : ''}`;
+      assertWellFormed(compileTimed(input, asText ? 'yaml' : undefined, label), label);
+    }
+  });
+
+  it('survives random bytes', () => {
+    const rand = prng(0xb17e5);
+    const decoder = new TextDecoder('utf-8');
+    for (let i = 0; i < 500; i++) {
+      const bytes = Uint8Array.from({ length: Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256));
+      const text = rand() < 0.5 ? decoder.decode(bytes) : String.fromCharCode(...bytes);
+      assertWellFormed(compileTimed(text, pick(rand, ['yaml', 'json', undefined] as const), `bytes #${i}`), `bytes #${i}`);
+    }
+  });
+
+  it('survives huge strings in every field', () => {
+    const rand = prng(0x5123);
+    for (let i = 0; i < 100; i++) {
+      const big = hugeString(rand, 50_000 + Math.floor(rand() * 850_000));
+      const spec: Record<string, unknown> = {
+        namespace: 'n',
+        version: 'v1',
+        jobs: [
+          { name: 'a', matrix: { os: ['l', 'm'] }, steps: [{ name: 's', run: 'x' }] },
+          { name: 'b', needs: ['a'], steps: [{ name: 't', uses: 'a/b@v1', args: { k: 1 } }] },
+        ],
+      };
+      const where = Math.floor(rand() * 5);
+      const jobs = spec.jobs as Array<Record<string, unknown>>;
+      if (where === 0) spec.namespace = big;
+      else if (where === 1) jobs[0].steps = [{ name: 's', run: big }];
+      else if (where === 2) jobs[0].when = big;
+      else if (where === 3) jobs[1].env = { BIG: big };
+      else spec[big.slice(0, 5000)] = big;
+      const asText = rand() < 0.3;
+      const input = asText ? JSON.stringify(spec) : spec;
+      assertWellFormed(compileTimed(input, asText ? 'json' : undefined, `huge #${i} (${big.length} chars, field ${where})`), `huge #${i}`);
+    }
+  });
+
+  it('survives random expressions, alone and in specs', () => {
+    const rand = prng(0xe4e4);
+    for (let i = 0; i < 2000; i++) {
+      const expr = randomExpression(rand);
+      exerciseExpression(expr);
+      stats.expressions++;
+      const field = pick(rand, ['run', 'when', 'env', 'jobWhen', 'args'] as const);
+      const spec = expressionSpec(field, expr);
+      const asText = rand() < 0.5;
+      const input = asText ? toYaml(spec) : spec;
+      const label = `expression #${i} in ${field}: ${JSON.stringify(expr)}`;
+      assertWellFormed(compileTimed(input, asText ? 'yaml' : undefined, label), label);
+    }
+  });
+
+  it('ran at least 10,000 specs and 2,000 expressions, each compile under 100 ms', () => {
+    console.info(`spec fuzz: ${stats.specs} specs, ${stats.expressions} expressions; slowest compile ${stats.maxMs.toFixed(1)} ms (${stats.slowest})`);
+    expect(stats.specs).toBeGreaterThanOrEqual(10_000);
+    expect(stats.expressions).toBeGreaterThanOrEqual(2_000);
+    expect(stats.maxMs).toBeLessThan(MAX_MS);
   });
 
   it('is deterministic', () => {

@@ -5,6 +5,9 @@ import * as v from 'valibot';
 import { InvalidInput } from '../../errors';
 import type { PipelineService } from '../../services/pipelines';
 import type { RunService } from '../../services/runs';
+import type { SpecChecker } from '../../services/spec-checker';
+import { countJobsAndStages } from '../../spec';
+import { pipelineJsonSchema } from '../../spec/json-schema';
 import { allow, principalOf } from '../auth';
 import { sendOk } from '../envelope';
 import { Pagination, parseInput } from '../validate';
@@ -36,6 +39,10 @@ const Trigger = v.object({
   ref: v.optional(v.pipe(v.string('must be a string'), v.maxLength(500))),
   commitSha: v.optional(v.pipe(v.string('must be a string'), v.regex(/^[0-9a-f]{7,64}$/i, 'must be a hex commit sha'))),
 });
+const ValidateSpec = v.object({
+  spec: v.pipe(v.unknown(), v.check((x) => x !== undefined && x !== null, 'is required: send the pipeline definition as a structured object (or YAML/JSON text)')),
+  format: v.optional(Format),
+});
 const RunControl = v.object({ reason: OptionalText, operator: OptionalText });
 const ListPipelines = v.object({ projectId: v.optional(v.string()), name: v.optional(v.string()), ...Pagination });
 const ListRuns = v.object({ status: v.optional(v.string()), ...Pagination });
@@ -58,7 +65,7 @@ function rejectLegacyContent(body: unknown) {
   }
 }
 
-export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService }): Router {
+export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService; specs: SpecChecker }): Router {
   const r = Router();
 
   r.post('/', allow('edit'), async (req, res) => {
@@ -69,7 +76,10 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
   r.get('/', allow('read'), async (req, res) => {
     sendOk(res, await deps.pipelines.list(principalOf(req), parseInput(ListPipelines, req.query, 'query')));
   });
-  // Registered before "/:pipelineId" so that "runs" is never taken for a pipeline id.
+  // Registered before "/:pipelineId" so that "schema.json" and "runs" are never taken for pipeline ids.
+  r.get('/schema.json', allow('read'), (_req, res) => {
+    res.json(pipelineJsonSchema());
+  });
   r.get('/runs/:runId', allow('read'), async (req, res) => {
     sendOk(res, await deps.runs.get(principalOf(req), param(req, 'runId')));
   });
@@ -84,6 +94,16 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
   });
   r.get('/:pipelineId', allow('read'), async (req, res) => {
     sendOk(res, await deps.pipelines.get(principalOf(req), param(req, 'pipelineId')));
+  });
+  r.get('/:pipelineId/spec', allow('read'), async (req, res) => {
+    sendOk(res, await deps.pipelines.getSpec(principalOf(req), param(req, 'pipelineId')));
+  });
+  r.post('/:pipelineId/spec/validate', allow('read'), async (req, res) => {
+    rejectLegacyContent(req.body);
+    const body = parseInput(ValidateSpec, req.body);
+    await deps.pipelines.load(principalOf(req), param(req, 'pipelineId'));
+    const result = deps.specs.check(body.spec, body.format);
+    sendOk(res, { valid: result.valid, errors: result.errors, warnings: result.warnings, ...countJobsAndStages(result) });
   });
   r.post('/:pipelineId/trigger', allow('operate'), async (req, res) => {
     const body = parseInput(Trigger, req.body);

@@ -1,0 +1,9 @@
+// `npm run bench`: runs every benchmark and prints one JSON line per result.
+import { benchSpecCompile } from './spec-compile';
+
+const benches: Record<string, () => unknown> = { 'spec-compile': () => benchSpecCompile() };
+const only = process.argv[2];
+for (const [name, run] of Object.entries(benches)) {
+  if (only && only !== name) continue;
+  console.log(JSON.stringify(await run()));
+}

@@ -1,0 +1,152 @@
+// Expressions on a real run: injection payloads print literally, `when` and status functions decide steps,
+// outputs flow between steps, and a builtin plugin (git-checkout) clones a real repository.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
+import { tempDir } from '../support/databases';
+
+async function runPipeline(sys: TestSystem, name: string, spec: unknown, trigger: Record<string, unknown> = {}) {
+  const created = await sys.api('POST', '/api/v1/pipelines', { projectId: 'proj_expr', name, spec });
+  expect(created.status, JSON.stringify(created.body)).toBe(200);
+  const trig = await sys.api('POST', `/api/v1/pipelines/${created.body.detail.pipelineId}/trigger`, trigger);
+  expect(trig.status, JSON.stringify(trig.body)).toBe(200);
+  return sys.waitForRun(trig.body.detail.runId);
+}
+
+async function logsOf(sys: TestSystem, run: any, stepName: string): Promise<string[]> {
+  const step = run.stages.flatMap((s: any) => s.jobs).flatMap((j: any) => j.steps).find((s: any) => s.name === stepName);
+  const r = await sys.api('GET', `/api/v1/pipelines/runs/${run.runId}/steps/${step.stepRunId}/logs`);
+  return r.body.detail.lines.map((l: any) => l.content);
+}
+
+describe('expressions in real runs', () => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    sys = await startTestSystem({ db: 'pglite' });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  it('never runs a substituted value as shell code', async () => {
+    const dir = tempDir('pwned');
+    const marker = join(dir, 'pwned');
+    const payloads = {
+      subst: `$(touch ${marker})`,
+      quote: `"; touch ${marker} #`,
+      tick: '`touch ' + marker + '`',
+      single: `'; touch ${marker}; '`,
+      newline: `a\ntouch ${marker}`,
+    };
+    const run = await runPipeline(
+      sys,
+      'injection',
+      {
+        namespace: 'demo',
+        version: 'v1',
+        variables: { subst: '', quote: '', tick: '', single: '', newline: '' },
+        jobs: [
+          {
+            name: 'j',
+            steps: [
+              { name: 'bare', run: 'echo ${{ variables.subst }}\necho ${{ variables.tick }}' },
+              { name: 'double', run: 'echo "q=${{ variables.quote }}"' },
+              { name: 'single', run: "echo 'x${{ variables.single }}x'" },
+              { name: 'multi', run: 'printf "%s|" "${{ variables.newline }}"; echo' },
+            ],
+          },
+        ],
+      },
+      { variables: payloads },
+    );
+    expect(run.status).toBe('success');
+    expect(existsSync(marker)).toBe(false);
+    expect(await logsOf(sys, run, 'bare')).toEqual([payloads.subst, payloads.tick]);
+    expect(await logsOf(sys, run, 'double')).toEqual([`q=${payloads.quote}`]);
+    expect(await logsOf(sys, run, 'single')).toEqual([`x${payloads.single}x`]);
+    expect(await logsOf(sys, run, 'multi')).toEqual(['a', `touch ${marker}|`]);
+  });
+
+  it('decides steps with when, success(), failure() and always(), and passes outputs on', async () => {
+    const run = await runPipeline(
+      sys,
+      'conditions',
+      {
+        namespace: 'demo',
+        version: 'v1',
+        variables: { target: 'prod' },
+        jobs: [
+          {
+            name: 'j',
+            env: { GREETING: 'hello ${{ variables.target }}' },
+            steps: [
+              { name: 'produce', run: 'echo "version=1.2.3" >> "$ARCENTRA_OUTPUT"' },
+              { name: 'consume', run: 'echo "got ${{ steps.produce.outputs.version }} $GREETING"' },
+              { name: 'skipped-by-when', when: "variables.target == 'staging'", run: 'echo never' },
+              { name: 'fail', run: 'exit 1' },
+              { name: 'after-failure', run: 'echo never' },
+              { name: 'on-failure', when: '${{ failure() }}', run: 'echo cleaning up after ${{ steps.fail.status }}' },
+              { name: 'always', when: 'always()', run: 'echo always' },
+            ],
+          },
+          { name: 'skipped-job', when: "startsWith(trigger.ref, 'refs/tags/')", steps: [{ name: 'x', run: 'echo never' }] },
+        ],
+      },
+      { ref: 'refs/heads/main' },
+    );
+    expect(run.status).toBe('failed');
+    const [j, skippedJob] = run.stages[0].jobs;
+    expect(j.steps.map((s: any) => [s.name, s.status])).toEqual([
+      ['produce', 'success'],
+      ['consume', 'success'],
+      ['skipped-by-when', 'skipped'],
+      ['fail', 'failed'],
+      ['after-failure', 'skipped'],
+      ['on-failure', 'success'],
+      ['always', 'success'],
+    ]);
+    expect(await logsOf(sys, run, 'consume')).toEqual(['got 1.2.3 hello prod']);
+    expect(await logsOf(sys, run, 'on-failure')).toEqual(['cleaning up after failed']);
+    expect(skippedJob).toMatchObject({ status: 'success', skipped: true });
+    expect(skippedJob.steps.map((s: any) => s.status)).toEqual(['skipped']);
+  });
+
+  it('runs the builtin git-checkout plugin against a real repository', async () => {
+    const dir = tempDir('git');
+    const work = join(dir, 'work');
+    mkdirSync(work);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: work, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim();
+    git('init', '-q', '-b', 'main');
+    writeFileSync(join(work, 'hello.txt'), 'hello from git\n');
+    git('add', '.');
+    git('commit', '-qm', 'first');
+    const sha = git('rev-parse', 'HEAD');
+    const run = await runPipeline(
+      sys,
+      'checkout',
+      {
+        namespace: 'demo',
+        version: 'v1',
+        source: { repo: `file://${work}` },
+        jobs: [
+          {
+            name: 'build',
+            source: { repo: `file://${work}` },
+            steps: [
+              { name: 'checkout', uses: 'actions/git-checkout@v1', args: { ref: '${{ trigger.branch }}', path: 'src' } },
+              { name: 'read', run: 'cat src/hello.txt' },
+            ],
+          },
+        ],
+      },
+      { ref: 'refs/heads/main' },
+    );
+    expect(run.status).toBe('success');
+    const checkout = run.stages[0].jobs[0].steps[0];
+    expect(checkout.outputs).toEqual({ commitSha: sha });
+    expect(await logsOf(sys, run, 'read')).toEqual(['hello from git']);
+  });
+});
