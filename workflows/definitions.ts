@@ -52,6 +52,8 @@ export interface JobRunInput {
   stepRunIds: string[];
   env: Record<string, string>;
   facts?: RunFacts;
+  /** Epoch ms by which the pipeline's own timeout ends, if it has one. */
+  deadlineMs?: number;
   taskQueues: { control: string; agentPool: string };
   stepTimeouts: { heartbeatMs: number; scheduleToStartMs: number; defaultMs: number };
 }

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
@@ -33,8 +34,8 @@ const NO_FACTS: RunFacts = {
 export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> {
   const { job, jobRunId, taskQueues, stepTimeouts } = input;
   const facts = input.facts ?? { ...NO_FACTS, variables: {} };
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: taskQueues.control,
+  // Local activities: status writes run in the control worker itself, without a task-queue round trip.
+  const control = proxyLocalActivities<ControlActivities>({
     startToCloseTimeout: '30s',
     retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
   });
@@ -69,8 +70,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   const finishRemaining = async (status: 'skipped' | 'cancelled') => {
     for (let i = 0; i < job.steps.length; i++) {
       if (stepStatus[i] === 'pending' || stepStatus[i] === 'running') {
-        stepStatus[i] = status;
         await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status });
+        stepStatus[i] = status;
       }
     }
   };
@@ -87,6 +88,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       await control.recordJobStatus({ jobRunId, status: 'success', skipped: true, reason: `when: ${job.when}` });
       return { status: 'success', allowedFailure: false, reason: 'skipped' };
     }
+    // The job's own timeout and the pipeline's, whichever ends first (the SDK's Date is replay-safe).
+    // eslint-disable-next-line no-restricted-properties
+    const started = Date.now();
+    const deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
     await control.recordJobStatus({ jobRunId, status: 'queued' });
     let agent: AcquiredAgent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: [] });
     await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
@@ -98,9 +103,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 
       const prepared = prepareStep(step, jobEnv, context);
       if (prepared.kind === 'skip') {
+        await control.recordStepStatus({ stepRunId, status: 'skipped' });
         stepStatus[i] = 'skipped';
         stepState[step.name] = { outputs: {}, status: 'skipped' };
-        await control.recordStepStatus({ stepRunId, status: 'skipped' });
         continue;
       }
       let result: RunStepResult | undefined;
@@ -108,12 +113,21 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
         result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: prepared.message, lines: 0 };
       }
+      // eslint-disable-next-line no-restricted-properties
+      const remaining = deadline - Date.now();
+      const stepTimeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
+      const cutByDeadline = remaining < stepTimeoutMs;
+      if (!result && remaining <= 0) {
+        await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
+        result = { status: 'timeout', exitCode: null, outputs: {}, reason: 'timeout', message: 'the job ran out of time before this step', lines: 0 };
+      }
       const runnable = prepared.kind === 'run' ? prepared : null;
       const maxAttempts = Math.max(1, step.retry.maxAttempts);
       for (let attempt = 1; runnable && !result && attempt <= maxAttempts; attempt++) {
         stepStatus[i] = 'running';
         await control.recordStepStatus({ stepRunId, status: 'running', attempt });
-        const timeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
+        // eslint-disable-next-line no-restricted-properties
+        const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
         const steps = proxyActivities<StepActivities>({
           taskQueue: agent.taskQueue,
           startToCloseTimeout: timeoutMs + STEP_TIMEOUT_MARGIN_MS,
@@ -153,10 +167,13 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
       if (!result) throw ApplicationFailure.nonRetryable(`step ${step.name} produced no result`);
+      await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
+      // Only once written: a stop arriving midway must still find this step unfinished.
       stepStatus[i] = result.status;
       stepState[step.name] = { outputs: result.outputs, status: result.status };
-      await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
-      if (result.status === 'failed' || result.status === 'timeout') {
+      if (result.status === 'timeout' && cutByDeadline) {
+        failedReason ??= `job timed out while step ${step.name} ran`;
+      } else if (result.status === 'failed' || result.status === 'timeout') {
         if (step.continueOnError) allowedFailure = true;
         else failedReason ??= `step ${step.name} ${result.status === 'timeout' ? 'timed out' : 'failed'}${result.message ? `: ${result.message}` : ''}`;
       }

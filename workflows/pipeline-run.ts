@@ -6,7 +6,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -22,12 +22,14 @@ export const RUN_STATUS_ATTRIBUTE = defineSearchAttributeKey('ArcentraRunStatus'
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
-  const control = proxyActivities<ControlActivities>({
-    taskQueue: input.taskQueues.control,
+  // Local activities: status writes run in the control worker itself, without a task-queue round trip.
+  const control = proxyLocalActivities<ControlActivities>({
     startToCloseTimeout: '30s',
     retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
   });
 
+  // eslint-disable-next-line no-restricted-properties
+  const deadlineMs = pipeline.timeoutMs ? Date.now() + pipeline.timeoutMs : undefined;
   let status = 'pending';
   let paused = false;
   const jobStatus: Record<string, string> = Object.fromEntries(pipeline.jobs.map((j) => [j.key, 'pending']));
@@ -76,7 +78,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       workflowId: childId,
       taskQueue: input.taskQueues.control,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
+      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, deadlineMs, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
     });
     runningChildren.add(childId);
     jobStatus[job.key] = 'running';
@@ -97,7 +99,10 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     const group = job.matrixGroup;
     if (!group) return runJob(job);
     const limit = group.maxParallel ?? Number.POSITIVE_INFINITY;
-    await condition(() => (group.failFast && groupFailure.has(group.name)) || (groupRunning.get(group.name) ?? 0) < limit);
+    const mayProceed = () => (group.failFast && groupFailure.has(group.name)) || (groupRunning.get(group.name) ?? 0) < limit;
+    // Several waiters wake in the same activation: each re-checks before taking a slot.
+    do await condition(mayProceed);
+    while (!mayProceed());
     const failFastReason = () => `fail-fast: ${groupFailure.get(group.name)} failed`;
     if (group.failFast && groupFailure.has(group.name)) {
       await markNotRun([job], failFastReason());
@@ -181,9 +186,10 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   async function markNotRun(jobs: CompiledJob[], reason: string) {
     for (const job of jobs) {
       const { jobRunId, stepRunIds } = ids.jobs[job.key];
-      jobStatus[job.key] = 'cancelled';
       for (const stepRunId of stepRunIds) await control.recordStepStatus({ stepRunId, status: 'cancelled' });
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason });
+      // Only once written: a stop arriving midway must still find this job unfinished.
+      jobStatus[job.key] = 'cancelled';
     }
   }
 

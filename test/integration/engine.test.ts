@@ -1,0 +1,192 @@
+// The engine on a real dev server: pause/resume, stop, timeouts, retry, continueOnError, matrix limits.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DB_KINDS, tempDir } from '../support/databases';
+import { startTestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
+import { recordReplayHistory } from '../support/record-replay';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe.each(DB_KINDS)('engine on %s', (db) => {
+  let sys: TestSystem;
+  let n = 0;
+  beforeAll(async () => {
+    sys = await startTestSystem({ db });
+  });
+  afterAll(async () => {
+    await sys?.close();
+  });
+
+  async function start(spec: unknown, trigger: Record<string, unknown> = {}) {
+    const created = await sys.api('POST', '/api/v1/pipelines', { projectId: 'proj_engine', name: `p${++n}`, spec: { namespace: 'demo', version: 'v1', ...(spec as object) } });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const pipelineId = created.body.detail.pipelineId;
+    const trig = await sys.api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, trigger);
+    expect(trig.status, JSON.stringify(trig.body)).toBe(200);
+    expect(trig.body.detail.status).toBe('pending');
+    return { pipelineId, runId: trig.body.detail.runId as string };
+  }
+  const run = async (runId: string) => (await sys.api('GET', `/api/v1/pipelines/runs/${runId}`)).body.detail;
+  /** Keeps the histories of a run and its JobRuns as replay fixtures (when recording). */
+  const record = async (r: any, name: string) => {
+    if (db !== 'pglite') return;
+    await recordReplayHistory(sys.temporalAddress, `pipeline-run/${r.runId}`, `pipeline-run-${name}`);
+    const jobs = r.stages.flatMap((s: any) => s.jobs).filter((j: any) => j.startedAt || j.agentId);
+    for (const [i, j] of jobs.slice(0, 2).entries()) await recordReplayHistory(sys.temporalAddress, `pipeline-run/${r.runId}/job/${j.jobRunId}`, `job-run-${name}-${i}`);
+  };
+  const steps = (r: any) => r.stages.flatMap((s: any) => s.jobs).flatMap((j: any) => j.steps);
+
+  it('pauses: the running step finishes, the next waits, then resume ends in success', async () => {
+    const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 2; echo a' }, { name: 'b', run: 'echo b' }] }] });
+    await until('step a running', async () => steps(await run(runId))[0].status === 'running');
+    const paused = await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/pause`, { reason: 'hold', operator: 'ops' });
+    expect(paused.status).toBe(200);
+    await until('run paused', async () => (await run(runId)).status === 'paused');
+    await until('step a done', async () => steps(await run(runId))[0].status === 'success', 10_000);
+    await sleep(1500);
+    const held = await run(runId);
+    expect(held.status).toBe('paused');
+    expect(steps(held)[1].status).toBe('pending');
+    // Pausing again, or resuming a run that is not paused, is a conflict.
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/pause`, {})).status).toBe(409);
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/resume`, {})).status).toBe(200);
+    const done = await sys.waitForRun(runId);
+    expect(done.status).toBe('success');
+    expect(steps(done).map((s: any) => s.status)).toEqual(['success', 'success']);
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/resume`, {})).status).toBe(409);
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})).status).toBe(409);
+    await record(done, 'pause-resume');
+  });
+
+  it('stops a sleep 600 within 10 seconds: process gone, everything unfinished cancelled', async () => {
+    const dir = tempDir('stop');
+    const pidFile = join(dir, 'pid');
+    const { pipelineId, runId } = await start({
+      stages: [
+        { name: 's1', jobs: [{ name: 'long', steps: [{ name: 'sleep', run: `echo $$ > '${pidFile}'; sleep 600` }, { name: 'never', run: 'true' }] }] },
+        { name: 's2', jobs: [{ name: 'later', steps: [{ name: 'x', run: 'true' }] }] },
+      ],
+    });
+    await until('the sleep to start', async () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().length > 0);
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const t0 = Date.now();
+    expect((await sys.api('POST', `/api/v1/pipelines/runs/x/stop`, {})).status).toBe(404);
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, { reason: 'enough' })).status).toBe(200);
+    const stopped = await sys.waitForRun(runId, ['cancelled'], 10_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(stopped.stages.flatMap((s: any) => s.jobs).map((j: any) => j.status)).toEqual(['cancelled', 'cancelled']);
+    expect(steps(stopped).map((s: any) => s.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    await record(stopped, 'stop');
+  });
+
+  it('ends a step past its timeout as timeout, and a job past its timeout failed', async () => {
+    const { runId } = await start({
+      jobs: [
+        { name: 'step-timeout', steps: [{ name: 'slow', timeout: '1s', run: 'sleep 30' }] },
+        { name: 'job-timeout', timeout: '2s', steps: [{ name: 'ok', run: 'true' }, { name: 'slow', run: 'sleep 30' }, { name: 'after', run: 'true' }] },
+      ],
+    });
+    const done = await sys.waitForRun(runId, undefined, 30_000);
+    expect(done.status).toBe('failed');
+    const [a, b] = done.stages[0].jobs;
+    expect([a.status, a.steps[0].status]).toEqual(['failed', 'timeout']);
+    expect(b.status).toBe('failed');
+    expect(b.reason).toMatch(/job timed out/);
+    expect(b.steps.map((s: any) => s.status)).toEqual(['success', 'timeout', 'skipped']);
+    await record(done, 'timeouts');
+  });
+
+  it('retries a step with its delay, and continueOnError gives partial', async () => {
+    const dir = tempDir('retry');
+    const counter = join(dir, 'count');
+    const { runId } = await start({
+      jobs: [
+        {
+          name: 'j',
+          steps: [
+            { name: 'flaky', retry: { maxAttempts: 3, delay: '1s' }, run: `echo x >> '${counter}'; [ $(wc -l < '${counter}') -ge 2 ]` },
+            { name: 'allowed', continueOnError: true, run: 'exit 4' },
+            { name: 'last', run: 'true' },
+          ],
+        },
+      ],
+    });
+    const done = await sys.waitForRun(runId);
+    expect(done.status).toBe('partial');
+    expect(steps(done).map((s: any) => [s.name, s.status, s.attempt, s.exitCode])).toEqual([
+      ['flaky', 'success', 2, 0],
+      ['allowed', 'failed', 1, 4],
+      ['last', 'success', 1, 0],
+    ]);
+    expect(readFileSync(counter, 'utf8')).toBe('x\nx\n');
+    await record(done, 'retry-partial');
+  });
+
+  it('keeps a job queued while no agent matches, and stops it', async () => {
+    const { pipelineId, runId } = await start({ jobs: [{ name: 'gpu', runsOn: ['gpu'], steps: [{ name: 'x', run: 'true' }] }] });
+    await until('job queued', async () => (await run(runId)).stages[0].jobs[0].status === 'queued');
+    await sleep(1000);
+    expect((await run(runId)).stages[0].jobs[0].status).toBe('queued');
+    await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {});
+    const done = await sys.waitForRun(runId, ['cancelled'], 10_000);
+    expect(done.stages[0].jobs[0].status).toBe('cancelled');
+  });
+
+  it.runIf(db === 'pglite')('runs a 64-combination matrix with never more than 8 at once', async () => {
+    const dir = tempDir('matrix');
+    const log = join(dir, 'events');
+    const { runId } = await start({
+      jobs: [
+        {
+          name: 'm',
+          matrix: { a: [1, 2, 3, 4, 5, 6, 7, 8], b: [1, 2, 3, 4, 5, 6, 7, 8], maxParallel: 8 },
+          steps: [{ name: 's', run: `echo "start $(date +%s%N)" >> '${log}'; sleep 0.3; echo "end $(date +%s%N)" >> '${log}'` }],
+        },
+      ],
+    });
+    const done = await sys.waitForRun(runId, undefined, 120_000);
+    expect(done.status).toBe('success');
+    expect(done.stages[0].jobs).toHaveLength(64);
+    expect(done.stages[0].jobs[0].name).toBe('m (a=1, b=1)');
+    const events = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([kind, t]) => ({ kind, t: BigInt(t) }))
+      .sort((x, y) => (x.t < y.t ? -1 : x.t > y.t ? 1 : 0));
+    let running = 0;
+    let max = 0;
+    for (const e of events) {
+      running += e.kind === 'start' ? 1 : -1;
+      max = Math.max(max, running);
+    }
+    expect(events).toHaveLength(128);
+    expect(max).toBeLessThanOrEqual(8);
+    expect(max).toBeGreaterThan(1);
+  }, 150_000);
+
+  it('stops the other combinations of a fail-fast matrix', async () => {
+    const { runId } = await start({
+      jobs: [{ name: 'm', matrix: { n: [1, 2, 3], maxParallel: 1 }, steps: [{ name: 's', run: '[ "${{ matrix.n }}" != 1 ]' }] }],
+    });
+    const done = await sys.waitForRun(runId);
+    expect(done.status).toBe('failed');
+    const jobs = done.stages[0].jobs;
+    expect(jobs.map((j: any) => j.status)).toEqual(['failed', 'cancelled', 'cancelled']);
+    expect(jobs[1].reason).toMatch(/fail-fast: m \(n=1\) failed/);
+    await record(done, 'matrix-fail-fast');
+  });
+});
