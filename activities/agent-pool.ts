@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { AgentSelector } from '../src/spec/model';
 import { matchesSelector } from '../src/agent/labels';
+import type { JobSlots } from '../src/agent/job-slots';
 
 export interface AgentIdentity {
   agentId: string;
@@ -23,7 +24,7 @@ export interface AcquiredAgent {
   taskQueue: string;
 }
 
-export function createAgentPoolActivities(agent: AgentIdentity) {
+export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots) {
   return {
     async acquireAgent(input: AcquireAgentInput): Promise<AcquiredAgent> {
       if (!matchesSelector(agent.labels, input.selector)) {
@@ -32,6 +33,9 @@ export function createAgentPoolActivities(agent: AgentIdentity) {
       }
       if (input.excludeTaskQueues.includes(agent.taskQueue)) {
         throw ApplicationFailure.retryable(`agent ${agent.name} already lost this job`, 'AgentMismatch');
+      }
+      if (!slots.take(input.jobRunId)) {
+        throw ApplicationFailure.retryable(`agent ${agent.name} already runs ${slots.max} jobs`, 'AgentBusy');
       }
       return { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue };
     },

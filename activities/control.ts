@@ -2,7 +2,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../src/store/db';
-import { jobRuns, pipelineRuns, stepRuns } from '../src/store/schema';
+import { agents, jobRuns, pipelineRuns, stepRuns } from '../src/store/schema';
+import { AGENT_OFFLINE_AFTER_MS } from '../src/services/agents';
 import type { EntityKind } from '../src/statuses';
 import { allowedFrom, isFinal, isKnownStatus } from '../src/statuses';
 import type { StatusEvent, EventBus } from '../src/events';
@@ -74,6 +75,13 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
   }
 
   return {
+    /** Is this boot of the agent still the one on its queue, and alive? (A restarted agent has a new queue.) */
+    async agentQueueIsLive(input: { agentId: string; taskQueue: string }): Promise<boolean> {
+      const [row] = await db.select().from(agents).where(eq(agents.agentId, input.agentId));
+      if (!row || row.taskQueue !== input.taskQueue || row.status !== 'online' || !row.lastHeartbeatAt) return false;
+      return Date.now() - row.lastHeartbeatAt.getTime() < AGENT_OFFLINE_AFTER_MS;
+    },
+
     async recordRunStatus(change: RunStatusChange): Promise<void> {
       const previous = await transition('run', change.runId, change.status, change.reason !== undefined ? { reason: change.reason } : {});
       if (previous !== null) await publish({ kind: 'run', runId: change.runId, id: change.runId, status: change.status, previousStatus: previous });

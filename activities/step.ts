@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledStep } from '../src/spec/model';
 import { runProcess } from '../src/agent/process-runner';
 import type { LogSink } from '../src/agent/log-sink';
+import type { JobSlots } from '../src/agent/job-slots';
 import { createSecretMasker } from '../src/agent/secret-masker';
 import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
 import { SHELL_PLUGIN_NAME } from '../src/plugins/catalogue';
@@ -15,6 +16,7 @@ export interface StepActivityDeps {
   workspaceRoot: string;
   logSink: LogSink;
   plugins: PluginCatalogue;
+  slots: JobSlots;
   killGraceMs: number;
   heartbeatEveryMs?: number;
 }
@@ -69,18 +71,18 @@ export function parseOutputs(text: string): Record<string, string> {
   return outputs;
 }
 
-/** Plugin args reach the plugin as ARCENTRA_ARG_<NAME> variables: data, never code. */
+/** Plugin args reach the plugin as ARC_ARG_<NAME> variables and as JSON on stdin: data, never code. */
 export function argsEnv(args: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(args)) {
-    env[`ARCENTRA_ARG_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = typeof value === 'string' ? value : JSON.stringify(value);
+    env[`ARC_ARG_${key.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return env;
 }
 
 const BASH = ['--noprofile', '--norc', '-eo', 'pipefail', '-c'];
 
-function commandFor(step: CompiledStep, plugins: PluginCatalogue): { command: string; args: string[]; env: Record<string, string> } | { error: string } {
+function commandFor(step: CompiledStep, plugins: PluginCatalogue): { command: string; args: string[]; env: Record<string, string>; stdin?: string } | { error: string } {
   if (step.run !== undefined) return { command: 'bash', args: [...BASH, step.run], env: {} };
   const resolved = plugins.resolve(step.uses);
   if (!resolved.ok) return { error: `plugin ${step.uses} is not available on this agent: ${resolved.message}` };
@@ -94,13 +96,19 @@ function commandFor(step: CompiledStep, plugins: PluginCatalogue): { command: st
   const entry = resolve(plugin.dir, plugin.manifest.entrypoint);
   if (!entry.startsWith(plugin.dir + sep)) return { error: `plugin ${plugin.name}: entrypoint leaves its folder` };
   const action = step.action ?? plugin.defaultAction ?? '';
-  return { command: entry, args: [], env: { ...argsEnv(step.args), ARCENTRA_ACTION: action, ARCENTRA_PLUGIN_DIR: plugin.dir } };
+  return { command: entry, args: [], env: { ...argsEnv(step.args), ARCENTRA_ACTION: action, ARCENTRA_PLUGIN_DIR: plugin.dir }, stdin: JSON.stringify({ action, args: step.args }) };
 }
 
 export function createStepActivities(deps: StepActivityDeps) {
   return {
+    /** The job is over: its slot on this agent is free again. */
+    async releaseAgent(input: { jobRunId: string }): Promise<void> {
+      deps.slots.release(input.jobRunId);
+    },
+
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const ctx = Context.current();
+      deps.slots.touch(input.jobRunId);
       const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
       const cwd = insideWorkspace(workspace, input.step.workingDirectory);
       await mkdir(cwd, { recursive: true });
@@ -129,7 +137,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         CI: 'true',
       };
       const proc = runProcess(
-        { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs },
+        { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
         (stream, text) => log.write(stream, text),
       );
       // Heartbeats carry progress; a cancel request arrives through them.

@@ -52,6 +52,7 @@ async function main(argv: string[]) {
           : null;
   if (!roles) throw new StartupError(USAGE);
   if (role !== 'all' && !config.temporalAddress) throw new StartupError(`arcentra ${role} needs TEMPORAL_ADDRESS (only "all" starts a dev server)`);
+  if (role !== 'all' && !config.databaseUrl) throw new StartupError(`arcentra ${role} needs DATABASE_URL: servers and agents share one PostgreSQL (the embedded database serves one process only)`);
 
   const system = await startSystem({ config, roles, logger });
   let stopping = false;

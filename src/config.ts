@@ -20,6 +20,8 @@ const Env = v.object({
   ARCENTRA_AGENT_LABELS: v.optional(v.string()),
   ARCENTRA_PUBLIC_URL: v.optional(v.string()),
   ARCENTRA_PLUGIN_PATH: v.optional(v.string()),
+  ARCENTRA_AGENT_TOKEN: v.optional(v.pipe(v.string(), v.minLength(8, 'must be a registration token from POST /api/v1/agents/tokens'))),
+  ARCENTRA_AGENT_MAX_JOBS: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(256, 'must be at most 256'))),
   ARCENTRA_LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
 });
 
@@ -38,6 +40,8 @@ export interface Config {
   agentLabels: Record<string, string>;
   publicUrl?: string;
   pluginPath?: string;
+  agentToken?: string;
+  agentMaxJobs?: number;
   logLevel: string;
 }
 
@@ -76,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentLabels: parseLabels(e.ARCENTRA_AGENT_LABELS),
     publicUrl: e.ARCENTRA_PUBLIC_URL,
     pluginPath: e.ARCENTRA_PLUGIN_PATH,
+    agentToken: e.ARCENTRA_AGENT_TOKEN,
+    agentMaxJobs: e.ARCENTRA_AGENT_MAX_JOBS,
     logLevel: e.ARCENTRA_LOG_LEVEL,
   };
 }

@@ -7,6 +7,7 @@ import {
   TimeoutFailure,
   condition,
   isCancellation,
+  log,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -56,6 +57,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   let allowedFailure = false;
   let failedReason: string | undefined;
   const lostQueues: string[] = [];
+  let heldAgent: AcquiredAgent | undefined;
   let jobEnv: Record<string, string> = {};
   const context = (env: Record<string, string>) =>
     expressionContext(facts, {
@@ -94,12 +96,17 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
     await control.recordJobStatus({ jobRunId, status: 'queued' });
     let agent: AcquiredAgent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: [] });
+    heldAgent = agent;
     await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
 
     for (let i = 0; i < job.steps.length; i++) {
       const step = job.steps[i];
       const stepRunId = input.stepRunIds[i];
-      await condition(() => !paused);
+      if (paused) {
+        await condition(() => !paused);
+        // Every process may have restarted during the pause: find a live agent before the next step.
+        if (!(await control.agentQueueIsLive({ agentId: agent.agentId, taskQueue: agent.taskQueue }))) agent = await redispatch('agent gone during pause');
+      }
 
       const prepared = prepareStep(step, jobEnv, context);
       if (prepared.kind === 'skip') {
@@ -156,10 +163,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             break;
           }
           // The agent vanished mid-step: dispatch the job once more, to another agent, from this step on.
-          lostQueues.push(agent.taskQueue);
-          await control.recordJobStatus({ jobRunId, status: 'queued', reason: 'agent lost; dispatching again' });
-          agent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: lostQueues });
-          await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: lostQueues.length + 1 });
+          agent = await redispatch('agent lost; dispatching again');
           attempt--; // a lost agent does not use up one of the step's own attempts
           continue;
         }
@@ -179,6 +183,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       }
     }
     await finishRemaining('skipped');
+    await release(agent);
     if (failedReason && !job.continueOnError) {
       await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
       return { status: 'failed', allowedFailure, reason: failedReason };
@@ -189,10 +194,28 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     if (!isCancellation(err)) throw err;
     // Stop: record what was left unfinished, whatever else is being cancelled.
     await CancellationScope.nonCancellable(async () => {
+      if (heldAgent) await release(heldAgent);
       await finishRemaining('cancelled');
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
     });
     return { status: 'cancelled', allowedFailure, reason: 'cancelled' };
+  }
+
+  /** Moves the job to another agent (its workspace so far stays behind with the old one). */
+  async function redispatch(reason: string): Promise<AcquiredAgent> {
+    lostQueues.push(heldAgent?.taskQueue ?? '');
+    await control.recordJobStatus({ jobRunId, status: 'queued', reason });
+    const next = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: lostQueues });
+    heldAgent = next;
+    await control.recordJobStatus({ jobRunId, status: 'running', agentId: next.agentId, attempt: lostQueues.length + 1 });
+    return next;
+  }
+
+  /** Frees the job's slot on its agent; an agent that is gone has nothing to free. */
+  async function release(on: AcquiredAgent) {
+    heldAgent = undefined;
+    const agentQueue = proxyActivities<StepActivities>({ taskQueue: on.taskQueue, startToCloseTimeout: '10s', scheduleToStartTimeout: '10s', retry: { maximumAttempts: 1 } });
+    await agentQueue.releaseAgent({ jobRunId }).catch((err: Error) => log.warn('could not release the agent', { agent: on.name, error: err.message }));
   }
 
   async function sleepUnlessPaused(ms: number) {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Clones ARCENTRA_ARG_REPO (or the run's source repo) at ARCENTRA_ARG_REF into ARCENTRA_ARG_PATH.
+# Clones ARC_ARG_REPO (or the run's source repo) at ARC_ARG_REF into ARC_ARG_PATH.
 set -euo pipefail
-repo="${ARCENTRA_ARG_REPO:-${ARCENTRA_SOURCE_REPO:-}}"
-ref="${ARCENTRA_ARG_REF:-${ARCENTRA_SOURCE_REF:-}}"
-path="${ARCENTRA_ARG_PATH:-.}"
-depth="${ARCENTRA_ARG_DEPTH:-0}"
+repo="${ARC_ARG_REPO:-${ARCENTRA_SOURCE_REPO:-}}"
+ref="${ARC_ARG_REF:-${ARCENTRA_SOURCE_REF:-}}"
+path="${ARC_ARG_PATH:-.}"
+depth="${ARC_ARG_DEPTH:-0}"
 if [ -z "$repo" ]; then echo "git-checkout: no repository: set args.repo or source.repo" >&2; exit 2; fi
 mkdir -p -- "$path"
 cd -- "$path"

@@ -11,6 +11,7 @@ import { agents } from '../store/schema';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { LogSink } from './log-sink';
 import { newId } from '../ids';
+import { createJobSlots } from './job-slots';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
 import { createStepActivities } from '../../activities/step';
@@ -27,6 +28,7 @@ export interface AgentOptions {
   labels?: Record<string, string>;
   onError?: (message: string) => void;
   pluginPath?: string;
+  maxConcurrentJobs?: number;
 }
 
 export interface RunningAgent {
@@ -59,17 +61,18 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const workspaceRoot = join(opts.dataDir, 'workspaces');
   await mkdir(workspaceRoot, { recursive: true });
 
+  const slots = createJobSlots(opts.maxConcurrentJobs ?? 4);
   const common = { connection: opts.connection, namespace: opts.namespace, shutdownGraceTime: '10s' as const };
   const poolWorker = await Worker.create({
     ...common,
     taskQueue: opts.settings.taskQueues.agentPool,
-    activities: createAgentPoolActivities(identity),
+    activities: createAgentPoolActivities(identity, slots),
     maxConcurrentActivityTaskExecutions: 4,
   });
   const stepWorker = await Worker.create({
     ...common,
     taskQueue: identity.taskQueue,
-    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
@@ -78,10 +81,10 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const beat = async (status: 'online' | 'offline') => {
     await opts.db
       .insert(agents)
-      .values({ agentId, name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, lastHeartbeatAt: new Date() })
+      .values({ agentId, name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, runningJobs: slots.size, maxConcurrentJobs: slots.max, lastHeartbeatAt: new Date() })
       .onConflictDoUpdate({
         target: agents.agentId,
-        set: { name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, lastHeartbeatAt: sql`now()` },
+        set: { name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, runningJobs: slots.size, maxConcurrentJobs: slots.max, lastHeartbeatAt: sql`now()` },
       });
   };
   let timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,8 @@ export interface ProcessSpec {
   env: Record<string, string>;
   timeoutMs?: number;
   killGraceMs: number;
+  /** Written to the process's standard input, which is then closed (plugins read their args there). */
+  stdin?: string;
 }
 
 export type ProcessEnd =
@@ -29,8 +31,15 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
     cwd: spec.cwd,
     env: spec.env,
     detached: true, // its own process group, so the whole tree can be killed
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (spec.stdin !== undefined && child.stdin) {
+    // A plugin that never reads its input must not fail the step with EPIPE.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') onLine('stderr', `arcentra: could not write the plugin's input: ${err.message}`);
+    });
+    child.stdin.end(spec.stdin);
+  }
   let stopReason: 'timeout' | 'cancelled' | null = null;
   let killTimer: NodeJS.Timeout | undefined;
 
@@ -50,7 +59,7 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
   };
   const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
 
-  const pipesClosed = [child.stdout, child.stderr].map((stream, i) => {
+  const pipesClosed = [child.stdout!, child.stderr!].map((stream, i) => {
     const name = i === 0 ? 'stdout' : 'stderr';
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (text) => onLine(name, text));

@@ -10,6 +10,8 @@ import type { SpecChecker } from '../services/spec-checker';
 import { authenticate } from './auth';
 import { sendError, sendOk } from './envelope';
 import { pipelineRoutes } from './routes/pipelines';
+import { agentRoutes } from './routes/agents';
+import type { AgentService } from '../services/agents';
 
 export interface Readiness {
   check(): Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -20,6 +22,7 @@ export interface AppDeps {
   pipelines: PipelineService;
   runs: RunService;
   specs: SpecChecker;
+  agents: AgentService;
   readiness: Readiness;
   logger: Logger;
 }
@@ -49,6 +52,7 @@ export function createApp(deps: AppDeps) {
   api.use(express.json({ limit: '1mb', strict: false }));
   api.use(authenticate(deps.tokens));
   api.use('/pipelines', pipelineRoutes(deps));
+  api.use('/agents', agentRoutes(deps));
   app.use('/api/v1', api);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`no route ${req.method} ${req.path}`)));

@@ -16,6 +16,8 @@ export interface DevServerOptions {
   /** Keep the state in memory only (tests). */
   ephemeral?: boolean;
   headless?: boolean;
+  /** Namespaces to create at launch besides the configured one (tests). */
+  extraNamespaces?: string[];
 }
 
 export interface DevServer {
@@ -64,6 +66,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   for (const [name, type] of Object.entries(opts.settings.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
+  for (const ns of [opts.settings.namespace, ...(opts.extraNamespaces ?? [])]) if (ns !== 'default') args.push('--namespace', ns);
 
   const logFile = join(opts.dataDir, dev.logFile);
   const out = openSync(logFile, 'a');

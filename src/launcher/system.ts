@@ -14,6 +14,7 @@ import { createPipelineService } from '../services/pipelines';
 import { createRunService } from '../services/runs';
 import { createTokenService } from '../services/tokens';
 import { createSpecChecker } from '../services/spec-checker';
+import { createAgentService } from '../services/agents';
 import { loadPluginCatalogue } from '../plugins/catalogue';
 import { createControlWorker } from '../worker/control-worker';
 import type { WorkflowBundle } from '../worker/control-worker';
@@ -124,6 +125,11 @@ export async function startSystem(opts: {
       runWorker('control worker', worker.run());
     }
     if (roles.agent) {
+      // A standalone agent joins with a registration token; the all-in-one's local agent is trusted.
+      if (!roles.server) {
+        if (!config.agentToken) throw new StartupError('arcentra agent needs ARCENTRA_AGENT_TOKEN: create one with POST /api/v1/agents/tokens');
+        if (!(await createAgentService(db).acceptsToken(config.agentToken))) throw new StartupError('ARCENTRA_AGENT_TOKEN is not a valid registration token (unknown or revoked)');
+      }
       agent = await createAgent({
         connection: workerConnection,
         namespace,
@@ -135,6 +141,7 @@ export async function startSystem(opts: {
         labels: config.agentLabels,
         onError: (message) => logger.warn(message),
         pluginPath: config.pluginPath,
+        maxConcurrentJobs: config.agentMaxJobs,
       });
       runWorker('agent', agent.run());
     }
@@ -166,7 +173,7 @@ export async function startSystem(opts: {
           return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
         },
       };
-      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, readiness, logger });
+      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), readiness, logger });
       const server: Server = createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>

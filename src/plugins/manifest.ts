@@ -12,7 +12,7 @@ export const Manifest = v.object({
   actions: v.optional(v.array(v.string()), []),
   defaultAction: v.optional(v.string()),
   args: v.optional(JsonSchemaObject, { type: 'object' }),
-  /** Executable (relative to the plugin folder) the agent runs; args arrive as ARCENTRA_ARG_<NAME> variables. */
+  /** Executable (relative to the plugin folder) the agent runs; args arrive as ARC_ARG_<NAME> variables. */
   entrypoint: v.optional(v.string()),
 });
 

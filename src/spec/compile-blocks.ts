@@ -55,26 +55,28 @@ export function compileAgentSelector(job: Pick<JobSpec, 'agentSelector' | 'runsO
 }
 
 export function compileStep(step: StepSpec, index: number): CompiledStep {
-  return compact({
-    name: step.name,
-    index,
-    uses: step.run !== undefined ? SHELL_PLUGIN : (step.uses as string),
-    action: step.action,
-    args: step.args ?? {},
-    run: step.run,
-    env: step.env ?? {},
-    when: step.when,
-    timeoutMs: step.timeout,
-    continueOnError: step.continueOnError ?? false,
-    retry: compileRetry(step.retry),
-    workingDirectory: step.workingDirectory,
-  });
+  // Field by field instead of through compact(): this runs for every step of every combination.
+  const out = { name: step.name, index, uses: step.run !== undefined ? SHELL_PLUGIN : (step.uses as string) } as CompiledStep;
+  if (step.action !== undefined) out.action = step.action;
+  out.args = step.args ?? {};
+  if (step.run !== undefined) out.run = step.run;
+  out.env = step.env ?? {};
+  if (step.when !== undefined) out.when = step.when;
+  if (step.timeout !== undefined) out.timeoutMs = step.timeout;
+  out.continueOnError = step.continueOnError ?? false;
+  out.retry = compileRetry(step.retry);
+  if (step.workingDirectory !== undefined) out.workingDirectory = step.workingDirectory;
+  return out;
 }
 
-/** The object without its `undefined` fields, so the model's JSON has no empty keys. */
+/**
+ * A copy of the object without its `undefined` fields, so the model's JSON has no empty keys.
+ * Copies rather than deletes: `delete` turns an object into a slow dictionary-mode one.
+ */
 export function compact<T extends object>(value: T): T {
-  for (const key of Object.keys(value) as Array<keyof T>) if (value[key] === undefined) delete value[key];
-  return value;
+  const out = {} as T;
+  for (const key of Object.keys(value) as Array<keyof T>) if (value[key] !== undefined) out[key] = value[key];
+  return out;
 }
 
 export function compileTriggers(triggers: PipelineSpec['triggers']): CompiledTrigger[] {

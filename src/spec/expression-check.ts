@@ -6,9 +6,8 @@ import type { ExpressionError, ExpressionProblem, ExpressionScope, ScriptBinding
 import { SPEC_LIMITS } from './limits';
 import type { IssueCollector, PathSeg, Position } from './issues';
 import type { LocateValue, ValueSource } from './parse';
-import { PlaceFinder, declaredVariables } from './expression-scope';
-import type { Place } from './expression-scope';
-import { forEachString } from './scan';
+import { forEachPlacedString } from './expression-scope';
+import type { ScopeOf } from './expression-scope';
 
 /** A span of the string holding one expression: positions are found by finding it in the source. */
 interface Anchor {
@@ -17,45 +16,42 @@ interface Anchor {
 }
 
 export function checkSpecExpressions(raw: unknown, issues: IssueCollector, locateValue?: LocateValue): void {
-  const checker = new ExpressionChecker(raw);
-  forEachString(raw, (text, path) => {
+  const checker = new ExpressionChecker();
+  forEachPlacedString(raw, (text, path, kind, scope) => {
     if (checker.overLimit) return;
-    const place = checker.places.placeOf(path);
-    if (!place.isCondition && !text.includes('${{')) return;
+    if (kind !== 'condition' && !text.includes('${{')) return;
     const report = new Reporter(issues, path, text, locateValue);
-    if (place.isCondition) checker.checkCondition(text, place, report);
-    else checker.checkTemplate(text, place, report);
+    if (kind === 'condition') checker.checkCondition(text, scope, report);
+    else checker.checkTemplate(text, kind === 'run', scope, report);
     if (checker.overLimit) {
       issues.error([], `the spec has more than ${SPEC_LIMITS.maxExpressions} expressions; at most ${SPEC_LIMITS.maxExpressions} are allowed`);
     }
   });
 }
 
+const SCOPED_CONTEXT = /steps|matrix/i;
+
 /** Parse errors and problems of one expression source in one scope (the same text recurs often). */
 type Verdict = { parseError: ExpressionError; problems?: undefined } | { parseError?: undefined; problems: ExpressionProblem[] };
 
 class ExpressionChecker {
-  readonly places: PlaceFinder;
   private expressions = 0;
-  private readonly verdicts = new Map<ExpressionScope, Map<string, Verdict>>();
-
-  constructor(raw: unknown) {
-    this.places = new PlaceFinder(raw, declaredVariables(raw));
-  }
+  private readonly verdicts = new Map<ExpressionScope | symbol, Map<string, Verdict>>();
+  private readonly anyScope = Symbol('any scope');
 
   get overLimit(): boolean {
     return this.expressions > SPEC_LIMITS.maxExpressions;
   }
 
-  checkCondition(text: string, place: Place, report: Reporter): void {
+  checkCondition(text: string, scope: ScopeOf, report: Reporter): void {
     const source = conditionSource(text);
     if (!source.ok) return report.error(source.error.message, source.error.offset, { start: 0, end: text.length });
     this.expressions++;
     const anchor = source.offset === 0 ? { start: 0, end: text.length } : { start: source.offset - 3, end: text.indexOf('}}', source.offset + source.source.length) + 2 };
-    this.checkOne(source.source, source.offset, anchor, place, report, () => `the condition '${snippet(source.source)}'`);
+    this.checkOne(source.source, source.offset, anchor, scope, report, () => `the condition '${snippet(source.source)}'`);
   }
 
-  checkTemplate(text: string, place: Place, report: Reporter): void {
+  checkTemplate(text: string, isRun: boolean, scope: ScopeOf, report: Reporter): void {
     const split = splitTemplate(text);
     if (!split.ok) return report.error(split.error.message, split.error.offset, { start: split.error.offset, end: split.error.offset + 3 });
     let failed = false;
@@ -63,40 +59,51 @@ class ExpressionChecker {
     for (const segment of segments) {
       if (++this.expressions > SPEC_LIMITS.maxExpressions) return;
       const anchor = { start: segment.offset, end: segment.end };
-      failed = !this.checkOne(segment.source, segment.sourceOffset, anchor, place, report, () => `'\${{ ${snippet(segment.source)} }}'`) || failed;
+      failed = !this.checkOne(segment.source, segment.sourceOffset, anchor, scope, report, () => `'\${{ ${snippet(segment.source)} }}'`) || failed;
     }
-    if (place.isRun && !failed) warnAboutRun(text, segments, report);
+    if (isRun && !failed) warnAboutRun(text, segments, report);
   }
 
   /** Parses and checks one expression written at `offset` of the string; false when it has errors. */
-  private checkOne(source: string, offset: number, anchor: Anchor, place: Place, report: Reporter, label: () => string): boolean {
+  private checkOne(source: string, offset: number, anchor: Anchor, scope: ScopeOf, report: Reporter, label: () => string): boolean {
     if (source.trim() === '') {
       report.error("'${{ }}' is empty: write an expression inside it", anchor.start, anchor);
       return false;
     }
-    const verdict = this.verdictOf(source, place.scope);
+    const verdict = this.verdictOf(source, scope);
     if (verdict.parseError) {
       report.error(`${label()}: ${verdict.parseError.message}`, offset + verdict.parseError.offset, anchor);
       return false;
     }
-    for (const p of verdict.problems) (p.severity === 'error' ? report.error : report.warning)(`${label()}: ${p.message}`, offset + p.offset, anchor);
+    for (const p of verdict.problems) {
+      if (p.severity === 'error') report.error(`${label()}: ${p.message}`, offset + p.offset, anchor);
+      else report.warning(`${label()}: ${p.message}`, offset + p.offset, anchor);
+    }
     return !verdict.problems.some((p) => p.severity === 'error');
   }
 
-  private verdictOf(source: string, scope: ExpressionScope): Verdict {
-    let byScope = this.verdicts.get(scope);
-    if (!byScope) this.verdicts.set(scope, (byScope = new Map()));
+  private verdictOf(source: string, scope: ScopeOf): Verdict {
+    // Only `steps` and `matrix` read what differs between scopes (context names are ASCII, any
+    // case); any other expression gets the same verdict everywhere, so it is checked once.
+    const key = SCOPED_CONTEXT.test(source) ? scope() : this.anyScope;
+    let byScope = this.verdicts.get(key);
+    if (!byScope) this.verdicts.set(key, (byScope = new Map()));
     let verdict = byScope.get(source);
     if (!verdict) {
       const parsed = parseExpression(source);
-      verdict = parsed.ok ? { problems: checkExpression(parsed.ast, scope) } : { parseError: parsed.error };
+      verdict = parsed.ok ? { problems: checkExpression(parsed.ast, scope()) } : { parseError: parsed.error };
       byScope.set(source, verdict);
     }
     return verdict;
   }
 }
 
+/** Text without which bash has no arithmetic (`((`, `$((`, `[[ … -eq … ]]`, `${a[…]}`) and no heredoc (`<<`). */
+const ARITHMETIC_OR_HEREDOC = /\(\(|\[|<</;
+
 function warnAboutRun(text: string, segments: Array<{ offset: number; end: number; source: string }>, report: Reporter): void {
+  // Only bindings in arithmetic or a quoted heredoc earn a warning: most scripts can skip the shell scan.
+  if (!ARITHMETIC_OR_HEREDOC.test(text)) return;
   let bindings: ScriptBinding[];
   try {
     bindings = rewriteRunScript(text).bindings;
@@ -136,13 +143,13 @@ class Reporter {
     private readonly locateValue: LocateValue | undefined,
   ) {}
 
-  readonly error = (message: string, offset: number, anchor: Anchor): void => {
+  error(message: string, offset: number, anchor: Anchor): void {
     this.issues.error(this.path, message, this.position(offset, anchor));
-  };
+  }
 
-  readonly warning = (message: string, offset: number, anchor: Anchor): void => {
+  warning(message: string, offset: number, anchor: Anchor): void {
     this.issues.warning(this.path, message, this.position(offset, anchor));
-  };
+  }
 
   /**
    * Where `offset` of the string is in the spec text: exact when the anchor text appears in the

@@ -3,14 +3,15 @@
 import type { ExpressionScope } from './expressions';
 import { canonicalKey, isPlainObject } from './keys';
 import type { PathSeg } from './issues';
+import { forEachString } from './scan';
 
-export interface Place {
-  scope: ExpressionScope;
-  /** A job's or step's `when`: one expression, with or without `${{ }}`. */
-  isCondition: boolean;
-  /** A step's `run` script. */
-  isRun: boolean;
-}
+/** A job's or step's `when` (one expression, with or without `${{ }}`), a step's `run` script, or any other field. */
+export type FieldKind = 'condition' | 'run' | 'other';
+
+/** The scope of a string, built on first use: most strings hold no expression that needs it. */
+export type ScopeOf = () => ExpressionScope;
+
+export type PlacedVisit = (text: string, path: readonly PathSeg[], kind: FieldKind, scope: ScopeOf) => void;
 
 const MATRIX_FIELDS = ['include', 'exclude', 'maxParallel', 'failFast'];
 
@@ -27,66 +28,83 @@ export function declaredVariables(raw: unknown): string[] {
   return [...names];
 }
 
-function matrixKeysOf(job: Record<string, unknown>): string[] | null {
-  const matrix = job.matrix;
+function matrixKeysOf(job: unknown): string[] | null {
+  const matrix = isPlainObject(job) ? job.matrix : undefined;
   if (!isPlainObject(matrix)) return null;
   const keys = new Set(Object.keys(matrix).filter((k) => canonicalKey(k, MATRIX_FIELDS) === undefined));
   if (Array.isArray(matrix.include)) for (const entry of matrix.include) if (isPlainObject(entry)) for (const k of Object.keys(entry)) keys.add(k);
   return [...keys];
 }
 
-/** The length of the job prefix of `path` (`jobs[i]` or `stages[i].jobs[j]`), or 0 outside a job. */
-function jobPrefix(path: readonly PathSeg[]): number {
-  if (path[0] === 'jobs' && typeof path[1] === 'number') return 2;
-  if (path[0] === 'stages' && typeof path[1] === 'number' && path[2] === 'jobs' && typeof path[3] === 'number') return 4;
-  return 0;
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
 }
 
-function at(raw: unknown, path: readonly PathSeg[]): unknown {
-  let cur = raw;
-  for (const seg of path) {
-    if (Array.isArray(cur) && typeof seg === 'number') cur = cur[seg];
-    else if (isPlainObject(cur) && typeof seg === 'string' && Object.hasOwn(cur, seg)) cur = cur[seg];
-    else return undefined;
-  }
-  return cur;
-}
+/**
+ * Calls `visit` for each string of the raw spec, depth-first in document order (as forEachString
+ * does), with its place: strings under `jobs[i]` or `stages[i].jobs[j]` are in that job, those
+ * under its `steps[k]` also in that step. The path is reused: it is only valid during the call.
+ */
+export function forEachPlacedString(raw: unknown, visit: PlacedVisit): void {
+  const variableNames = declaredVariables(raw);
+  const outside: ScopeOf = lazy(() => ({ stepsBefore: null, matrixKeys: null, variableNames, inStep: false }));
+  const path: PathSeg[] = [];
+  const within = (value: unknown, scope: ScopeOf): void => forEachString(value, (text) => visit(text, path, 'other', scope), path);
+  const under = (key: PathSeg, walk: () => void): void => {
+    path.push(key);
+    walk();
+    path.pop();
+  };
 
-/** Finds the place of each path, remembering scopes per job and step. */
-export class PlaceFinder {
-  private readonly scopes = new Map<string, ExpressionScope>();
-  private readonly outside: ExpressionScope;
-
-  constructor(
-    private readonly raw: unknown,
-    private readonly variableNames: string[],
-  ) {
-    this.outside = { stepsBefore: null, matrixKeys: null, variableNames, inStep: false };
-  }
-
-  placeOf(path: readonly PathSeg[]): Place {
-    const prefix = jobPrefix(path);
-    if (prefix === 0) return { scope: this.outside, isCondition: false, isRun: false };
-    const rest = path.slice(prefix);
-    const stepIndex = rest[0] === 'steps' && typeof rest[1] === 'number' ? rest[1] : undefined;
-    const scope = this.scopeOf(path.slice(0, prefix), stepIndex);
-    const field = stepIndex === undefined ? rest : rest.slice(2);
-    return { scope, isCondition: field.length === 1 && field[0] === 'when', isRun: stepIndex !== undefined && field.length === 1 && field[0] === 'run' };
-  }
-
-  private scopeOf(jobPath: readonly PathSeg[], stepIndex: number | undefined): ExpressionScope {
-    const key = `${jobPath.join('/')}#${stepIndex ?? ''}`;
-    let scope = this.scopes.get(key);
-    if (scope) return scope;
-    const job = at(this.raw, jobPath);
-    const matrixKeys = isPlainObject(job) ? matrixKeysOf(job) : null;
-    let stepsBefore: string[] | null = null;
-    if (stepIndex !== undefined) {
-      const steps = isPlainObject(job) && Array.isArray(job.steps) ? job.steps.slice(0, stepIndex) : [];
-      stepsBefore = steps.flatMap((step: unknown) => (isPlainObject(step) && typeof step.name === 'string' ? [step.name] : []));
+  const step = (steps: unknown[], index: number, jobScope: ScopeOf): void => {
+    const value = steps[index];
+    const scope = lazy(() => {
+      const names = steps.slice(0, index).flatMap((s: unknown) => (isPlainObject(s) && typeof s.name === 'string' ? [s.name] : []));
+      return { stepsBefore: names, matrixKeys: jobScope().matrixKeys, variableNames, inStep: true };
+    });
+    if (!isPlainObject(value)) return within(value, scope);
+    for (const key of Object.keys(value)) {
+      const field = value[key];
+      const kind = typeof field !== 'string' ? 'other' : key === 'when' ? 'condition' : key === 'run' ? 'run' : 'other';
+      under(key, () => (typeof field === 'string' ? visit(field, path, kind, scope) : within(field, scope)));
     }
-    scope = { stepsBefore, matrixKeys, variableNames: this.variableNames, inStep: stepIndex !== undefined };
-    this.scopes.set(key, scope);
-    return scope;
+  };
+
+  const job = (value: unknown): void => {
+    const scope = lazy(() => ({ stepsBefore: null, matrixKeys: matrixKeysOf(value), variableNames, inStep: false }));
+    if (!isPlainObject(value)) return within(value, scope);
+    for (const key of Object.keys(value)) {
+      const field = value[key];
+      under(key, () => {
+        if (key === 'steps' && Array.isArray(field)) for (let k = 0; k < field.length; k++) under(k, () => step(field, k, scope));
+        else if (typeof field === 'string') visit(field, path, key === 'when' ? 'condition' : 'other', scope);
+        else within(field, scope);
+      });
+    }
+  };
+
+  const jobs = (list: unknown[]): void => {
+    for (let i = 0; i < list.length; i++) under(i, () => job(list[i]));
+  };
+
+  if (!isPlainObject(raw)) return within(raw, outside);
+  for (const key of Object.keys(raw)) {
+    const field = raw[key];
+    under(key, () => {
+      if (key === 'jobs' && Array.isArray(field)) jobs(field);
+      else if (key === 'stages' && Array.isArray(field)) {
+        for (let i = 0; i < field.length; i++) {
+          const stage: unknown = field[i];
+          under(i, () => {
+            if (!isPlainObject(stage)) return within(stage, outside);
+            for (const stageKey of Object.keys(stage)) {
+              const stageField = stage[stageKey];
+              under(stageKey, () => (stageKey === 'jobs' && Array.isArray(stageField) ? jobs(stageField) : within(stageField, outside)));
+            }
+          });
+        }
+      } else within(field, outside);
+    });
   }
 }

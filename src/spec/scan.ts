@@ -3,11 +3,26 @@
 import { isPlainObject } from './keys';
 import type { IssueCollector, PathSeg } from './issues';
 
-/** Calls `visit` for each string value, depth-first in document order. The value is already depth-checked. */
+/**
+ * Calls `visit` for each string value, depth-first in document order. The value is already
+ * depth-checked. One path array is reused for the whole walk (a spec has tens of thousands of
+ * strings): it is only valid during the call, so copy it to keep it.
+ */
 export function forEachString(value: unknown, visit: (text: string, path: readonly PathSeg[]) => void, path: PathSeg[] = []): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, i) => forEachString(item, visit, [...path, i]));
-  else if (isPlainObject(value)) for (const key of Object.keys(value)) forEachString(value[key], visit, [...path, key]);
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      forEachString(value[i], visit, path);
+      path.pop();
+    }
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      path.push(key);
+      forEachString(value[key], visit, path);
+      path.pop();
+    }
+  }
 }
 
 const VARIABLE_DOT = /\bvariables\.([A-Za-z_][\w-]*)/g;
@@ -18,10 +33,16 @@ export function referencedVariables(value: unknown): Set<string> {
   const names = new Set<string>();
   forEachString(value, (text) => {
     if (!text.includes('variables')) return;
-    for (const match of text.matchAll(VARIABLE_DOT)) names.add(match[1]);
-    for (const match of text.matchAll(VARIABLE_INDEX)) names.add(match[1]);
+    addMatches(text, VARIABLE_DOT, names);
+    addMatches(text, VARIABLE_INDEX, names);
   });
   return names;
+}
+
+/** Each match's first group; exec on the shared global regex (matchAll would copy it per string). */
+function addMatches(text: string, re: RegExp, names: Set<string>): void {
+  re.lastIndex = 0;
+  for (let match = re.exec(text); match; match = re.exec(text)) names.add(match[1]);
 }
 
 export function warnUnusedVariables(value: unknown, issues: IssueCollector): void {

@@ -10,11 +10,15 @@ interface KeyInfo {
   label: string;
 }
 
-/** What each canonicalized mapping allowed, for unknown-key messages (see messages.ts). */
-const KEY_INFO = new WeakMap<object, KeyInfo>();
+/**
+ * What a canonicalized mapping allowed, for unknown-key messages (see messages.ts). Kept on the
+ * mapping's own intermediate copy under a symbol (cheaper than a WeakMap entry for every mapping);
+ * validation reads only its string keys, and the output is a new object.
+ */
+const KEY_INFO = Symbol('key info');
 
 export function keyInfoOf(object: unknown): KeyInfo | undefined {
-  return typeof object === 'object' && object !== null ? KEY_INFO.get(object) : undefined;
+  return typeof object === 'object' && object !== null && Object.hasOwn(object, KEY_INFO) ? (object as { [KEY_INFO]: KeyInfo })[KEY_INFO] : undefined;
 }
 
 const got = (issue: { input: unknown }): string => `got ${describeValue(issue.input)}`;
@@ -26,14 +30,15 @@ export function plainObject(what: string) {
 
 /** Renames accepted spellings to their canonical key; a repeated field keeps its spelling (and is rejected later). */
 export function canonicalKeys(allowed: readonly string[], label: string) {
+  const info: KeyInfo = { allowed, label };
   return v.transform((input: Record<string, unknown>): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
+    const out: Record<string | symbol, unknown> = {};
     for (const key of Object.keys(input)) {
       const canonical = canonicalKey(key, allowed);
       const repeated = canonical !== undefined && (Object.hasOwn(out, canonical) || (canonical !== key && Object.hasOwn(input, canonical)));
       out[canonical === undefined || repeated ? key : canonical] = input[key];
     }
-    KEY_INFO.set(out, { allowed, label });
+    out[KEY_INFO] = info;
     return out;
   });
 }
@@ -95,14 +100,16 @@ export function oneOrMany<T>(item: v.GenericSchema<unknown, T>) {
 
 export const list = <T>(item: v.GenericSchema<unknown, T>) => v.array(item, (issue) => `must be a list, ${got(issue)}`);
 
+/** Checks and converts in one step, so each duration is parsed once. */
 function durationOf(min: number, what: string) {
   return v.pipe(
     v.string((issue) => `must be a duration such as 90s, 5m or 1h30m, ${got(issue)}`),
-    v.check((s) => {
-      const ms = parseDuration(s);
-      return ms !== null && Number.isSafeInteger(ms) && ms >= min;
-    }, (issue) => `must be ${what} such as 90s, 5m or 1h30m (units ms, s, m, h, d), ${got(issue)}`),
-    v.transform((s) => parseDuration(s) as number),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const ms = parseDuration(dataset.value);
+      if (ms !== null && Number.isSafeInteger(ms) && ms >= min) return ms;
+      addIssue({ message: (issue) => `must be ${what} such as 90s, 5m or 1h30m (units ms, s, m, h, d), ${got(issue)}` });
+      return NEVER;
+    }),
   );
 }
 

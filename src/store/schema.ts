@@ -149,9 +149,24 @@ export const agents = pgTable('agents', {
   taskQueue: text('task_queue'),
   status: text('status').notNull().default('offline'),
   runningJobs: integer('running_jobs').notNull().default(0),
+  maxConcurrentJobs: integer('max_concurrent_jobs').notNull().default(4),
   lastHeartbeatAt: ts('last_heartbeat_at'),
   createdAt: ts('created_at').notNull().defaultNow(),
 });
+
+/** Registration tokens with which `arcentra agent` processes join; stored only as hashes. */
+export const agentTokens = pgTable(
+  'agent_tokens',
+  {
+    tokenId: text('token_id').primaryKey(),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdBy: text('created_by').notNull().default(''),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('agent_tokens_hash_idx').on(t.tokenHash)],
+);
 
 /** Settings the system keeps for itself (e.g. the bootstrap admin token's id). */
 export const systemSettings = pgTable('system_settings', {
