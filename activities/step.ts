@@ -51,6 +51,13 @@ export function workspaceFor(root: string, runId: string, jobRunId: string): str
   return dir;
 }
 
+/** Artifacts of a run live beside its workspaces, under the data dir, keyed by run. */
+export function artifactDirFor(workspaceRoot: string, runId: string): string {
+  const dir = resolve(workspaceRoot, '..', 'artifacts', runId);
+  if (!dir.startsWith(resolve(workspaceRoot, '..', 'artifacts') + sep)) throw ApplicationFailure.nonRetryable('artifact dir escapes the data dir', 'SetupFailed');
+  return dir;
+}
+
 function insideWorkspace(workspace: string, sub: string | undefined): string {
   if (!sub) return workspace;
   const dir = resolve(workspace, sub);
@@ -130,6 +137,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         ...command.env,
         ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
         ARCENTRA_WORKSPACE: workspace,
+        ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
         ARCENTRA_OUTPUT: outputFile,
         ARCENTRA_RUN_ID: input.runId,
         ARCENTRA_JOB_RUN_ID: input.jobRunId,

@@ -50,11 +50,26 @@ export function forEachPlacedString(raw: unknown, visit: PlacedVisit): void {
   const variableNames = declaredVariables(raw);
   const outside: ScopeOf = lazy(() => ({ stepsBefore: null, matrixKeys: null, variableNames, inStep: false }));
   const path: PathSeg[] = [];
-  const within = (value: unknown, scope: ScopeOf): void => forEachString(value, (text) => visit(text, path, 'other', scope), path);
-  const under = (key: PathSeg, walk: () => void): void => {
+  /** Every string under `value` at `key`, none of them a `when` or a `run`. */
+  const within = (key: PathSeg, value: unknown, scope: ScopeOf): void => {
     path.push(key);
-    walk();
+    forEachString(value, (text) => visit(text, path, 'other', scope), path);
     path.pop();
+  };
+  /** The fields of a job or step: `kindOf` tells which of its string fields are `when` or `run`. */
+  const fields = (value: Record<string, unknown>, scope: ScopeOf, kindOf: (key: string) => FieldKind, steps?: (list: unknown[]) => void): void => {
+    for (const key of Object.keys(value)) {
+      const field = value[key];
+      if (steps && key === 'steps' && Array.isArray(field)) {
+        path.push(key);
+        steps(field);
+        path.pop();
+      } else if (typeof field === 'string') {
+        path.push(key);
+        visit(field, path, kindOf(key), scope);
+        path.pop();
+      } else within(key, field, scope);
+    }
   };
 
   const step = (steps: unknown[], index: number, jobScope: ScopeOf): void => {
@@ -63,48 +78,55 @@ export function forEachPlacedString(raw: unknown, visit: PlacedVisit): void {
       const names = steps.slice(0, index).flatMap((s: unknown) => (isPlainObject(s) && typeof s.name === 'string' ? [s.name] : []));
       return { stepsBefore: names, matrixKeys: jobScope().matrixKeys, variableNames, inStep: true };
     });
-    if (!isPlainObject(value)) return within(value, scope);
-    for (const key of Object.keys(value)) {
-      const field = value[key];
-      const kind = typeof field !== 'string' ? 'other' : key === 'when' ? 'condition' : key === 'run' ? 'run' : 'other';
-      under(key, () => (typeof field === 'string' ? visit(field, path, kind, scope) : within(field, scope)));
-    }
+    if (isPlainObject(value)) {
+      path.push(index);
+      fields(value, scope, stepFieldKind);
+      path.pop();
+    } else within(index, value, scope);
   };
 
-  const job = (value: unknown): void => {
+  const job = (list: unknown[], index: number): void => {
+    const value = list[index];
     const scope = lazy(() => ({ stepsBefore: null, matrixKeys: matrixKeysOf(value), variableNames, inStep: false }));
-    if (!isPlainObject(value)) return within(value, scope);
-    for (const key of Object.keys(value)) {
-      const field = value[key];
-      under(key, () => {
-        if (key === 'steps' && Array.isArray(field)) for (let k = 0; k < field.length; k++) under(k, () => step(field, k, scope));
-        else if (typeof field === 'string') visit(field, path, key === 'when' ? 'condition' : 'other', scope);
-        else within(field, scope);
+    if (isPlainObject(value)) {
+      path.push(index);
+      fields(value, scope, jobFieldKind, (steps) => {
+        for (let k = 0; k < steps.length; k++) step(steps, k, scope);
       });
-    }
+      path.pop();
+    } else within(index, value, scope);
   };
 
-  const jobs = (list: unknown[]): void => {
-    for (let i = 0; i < list.length; i++) under(i, () => job(list[i]));
+  const jobs = (key: string, list: unknown[]): void => {
+    path.push(key);
+    for (let i = 0; i < list.length; i++) job(list, i);
+    path.pop();
   };
 
-  if (!isPlainObject(raw)) return within(raw, outside);
+  if (!isPlainObject(raw)) return forEachString(raw, (text) => visit(text, path, 'other', outside), path);
   for (const key of Object.keys(raw)) {
     const field = raw[key];
-    under(key, () => {
-      if (key === 'jobs' && Array.isArray(field)) jobs(field);
-      else if (key === 'stages' && Array.isArray(field)) {
-        for (let i = 0; i < field.length; i++) {
-          const stage: unknown = field[i];
-          under(i, () => {
-            if (!isPlainObject(stage)) return within(stage, outside);
-            for (const stageKey of Object.keys(stage)) {
-              const stageField = stage[stageKey];
-              under(stageKey, () => (stageKey === 'jobs' && Array.isArray(stageField) ? jobs(stageField) : within(stageField, outside)));
-            }
-          });
+    if (key === 'jobs' && Array.isArray(field)) jobs(key, field);
+    else if (key === 'stages' && Array.isArray(field)) {
+      path.push(key);
+      for (let i = 0; i < field.length; i++) {
+        const stage: unknown = field[i];
+        if (!isPlainObject(stage)) {
+          within(i, stage, outside);
+          continue;
         }
-      } else within(field, outside);
-    });
+        path.push(i);
+        for (const stageKey of Object.keys(stage)) {
+          const stageField = stage[stageKey];
+          if (stageKey === 'jobs' && Array.isArray(stageField)) jobs(stageKey, stageField);
+          else within(stageKey, stageField, outside);
+        }
+        path.pop();
+      }
+      path.pop();
+    } else within(key, field, outside);
   }
 }
+
+const jobFieldKind = (key: string): FieldKind => (key === 'when' ? 'condition' : 'other');
+const stepFieldKind = (key: string): FieldKind => (key === 'when' ? 'condition' : key === 'run' ? 'run' : 'other');

@@ -63,19 +63,33 @@ function issueAt(locate: Locate, path: readonly PathSeg[], message: string): Spe
   return issue;
 }
 
-function parseYamlText(text: string): ParsedSpecSource {
+/** A parsed YAML document and the line and column of any offset of its text. */
+interface YamlSource {
+  doc: Document;
+  text: string;
+  at(offset: number): Position;
+}
+
+function yamlSource(text: string, options: { uniqueKeys: boolean; stringKeys?: boolean }): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, stringKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, ...options });
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
     return { line, column: col };
   };
+  return { doc, text, at };
+}
+
+function parseYamlText(text: string): ParsedSpecSource {
+  const yaml = yamlSource(text, { uniqueKeys: true, stringKeys: true });
+  const { doc, at } = yaml;
+  const source = () => yaml;
   const errors: SpecIssue[] = doc.errors.map((err) => ({ path: '', message: `YAML syntax error: ${YAML_MESSAGES[err.code] ?? err.message}`, ...at(err.pos[0]) }));
   const warnings: SpecIssue[] = doc.warnings.map((w) => ({ path: '', message: `YAML: ${w.message}`, ...at(w.pos[0]) }));
-  const locate = locator(doc, at);
+  const locate = locator(source);
   if (errors.length > 0) return { value: undefined, locate, errors, warnings };
   try {
-    return { value: doc.toJS({ maxAliasCount: SPEC_LIMITS.maxAliasCount }), locate, locateValue: valueLocator(doc, text, at), errors, warnings };
+    return { value: doc.toJS({ maxAliasCount: SPEC_LIMITS.maxAliasCount }), locate, locateValue: valueLocator(source), errors, warnings };
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);
     const message = /alias count/i.test(text)
@@ -94,14 +108,11 @@ function parseJsonText(text: string): ParsedSpecSource {
     const message = err instanceof Error ? err.message : String(err);
     return { value: undefined, locate: nowhere, errors: [{ path: '', message: `JSON syntax error: ${message}`, ...jsonErrorPosition(source, message) }], warnings: [] };
   }
-  // JSON is YAML: reuse the YAML document only to find where each path was written.
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: false });
-  const at = (offset: number): Position => {
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, column: col };
-  };
-  return { value, locate: locator(doc, at), locateValue: valueLocator(doc, source, at), errors: [], warnings: [] };
+  // JSON is YAML: the text is parsed as YAML only to find where a path was written, and only
+  // once an issue needs that (most specs have none).
+  let yaml: YamlSource | undefined;
+  const located = () => (yaml ??= yamlSource(source, { uniqueKeys: false }));
+  return { value, locate: locator(located), locateValue: valueLocator(located), errors: [], warnings: [] };
 }
 
 function jsonErrorPosition(text: string, message: string): Position {
@@ -124,8 +135,9 @@ function jsonErrorPosition(text: string, message: string): Position {
  * Finds a path in the YAML document: a mapping key's position for a path ending in a key, an
  * item's position for one ending in an index; the deepest existing ancestor when the path runs out.
  */
-function locator(doc: Document, at: (offset: number) => Position): Locate {
+function locator(source: () => YamlSource): Locate {
   return (path) => {
+    const { doc, at } = source();
     let node: unknown = doc.contents;
     let offset = rangeStart(node);
     for (const seg of path) {
@@ -146,8 +158,9 @@ function locator(doc: Document, at: (offset: number) => Position): Locate {
 }
 
 /** The scalar node at exactly `path`, with its source text; undefined for anything else. */
-function valueLocator(doc: Document, text: string, at: (offset: number) => Position): LocateValue {
+function valueLocator(source: () => YamlSource): LocateValue {
   return (path) => {
+    const { doc, text, at } = source();
     let node: unknown = doc.contents;
     for (const seg of path) {
       if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))?.value;

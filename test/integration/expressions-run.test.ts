@@ -149,4 +149,41 @@ describe('expressions in real runs', () => {
     expect(checkout.outputs).toEqual({ commitSha: sha });
     expect(await logsOf(sys, run, 'read')).toEqual(['hello from git']);
   });
+
+  it('moves an artifact between jobs, and lets outputs steer a later when', async () => {
+    const run = await runPipeline(sys, 'artifacts', {
+      namespace: 'demo',
+      version: 'v1',
+      stages: [
+        {
+          name: 'build',
+          jobs: [
+            {
+              name: 'make',
+              steps: [
+                { name: 'produce', run: 'mkdir -p out && echo "binary v1" > out/app && echo "ship=yes" >> "$ARCENTRA_OUTPUT"' },
+                { name: 'upload', uses: 'actions/artifact-upload@v1', args: { name: 'app', path: 'out' } },
+                { name: 'gated', when: "steps.produce.outputs.ship == 'yes'", run: 'echo shipping' },
+                { name: 'not-gated', when: "steps.produce.outputs.ship == 'no'", run: 'echo never' },
+              ],
+            },
+          ],
+        },
+        {
+          name: 'use',
+          jobs: [{ name: 'consume', steps: [{ name: 'download', uses: 'actions/artifact-download@v1', args: { name: 'app', path: 'in' } }, { name: 'read', run: 'cat in/out/app' }] }],
+        },
+      ],
+    });
+    expect(run.status).toBe('success');
+    expect(run.stages[0].jobs[0].steps.map((s: any) => s.status)).toEqual(['success', 'success', 'success', 'skipped']);
+    expect(await logsOf(sys, run, 'read')).toEqual(['binary v1']);
+  });
+
+  it('fails a step whose command does not exist, with its stderr in the log', async () => {
+    const run = await runPipeline(sys, 'missing-command', { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps: [{ name: 'nope', run: 'definitely-not-a-command --flag' }] }] });
+    expect(run.status).toBe('failed');
+    expect(run.stages[0].jobs[0].steps[0].exitCode).toBe(127);
+    expect((await logsOf(sys, run, 'nope')).join('\n')).toMatch(/definitely-not-a-command: command not found/);
+  });
 });
