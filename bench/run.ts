@@ -1,7 +1,8 @@
 // `npm run bench`: runs every benchmark and prints one JSON line per result.
 import { benchSpecCompile } from './spec-compile';
+import { benchOrchestration } from './orchestration';
 
-const benches: Record<string, () => unknown> = { 'spec-compile': () => benchSpecCompile() };
+const benches: Record<string, () => unknown> = { 'spec-compile': () => benchSpecCompile(), orchestration: () => benchOrchestration() };
 const only = process.argv[2];
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;
