@@ -36,9 +36,9 @@ export interface ControlActivityDeps {
 }
 
 const TABLES = {
-  run: { table: pipelineRuns, id: pipelineRuns.runId, status: pipelineRuns.status },
-  job: { table: jobRuns, id: jobRuns.jobRunId, status: jobRuns.status },
-  step: { table: stepRuns, id: stepRuns.stepRunId, status: stepRuns.status },
+  run: { table: pipelineRuns, name: 'pipeline_runs', id: pipelineRuns.runId, status: pipelineRuns.status, runId: pipelineRuns.runId },
+  job: { table: jobRuns, name: 'job_runs', id: jobRuns.jobRunId, status: jobRuns.status, runId: jobRuns.runId },
+  step: { table: stepRuns, name: 'step_runs', id: stepRuns.stepRunId, status: stepRuns.status, runId: stepRuns.runId },
 } as const;
 
 export function createControlActivities({ db, events }: ControlActivityDeps) {
@@ -46,28 +46,25 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
    * Moves one entity to `to` if the move is legal. Repeating the same move is a no-op, so a retried
    * activity is harmless; an illegal move is refused (non-retryable) rather than written.
    */
-  async function transition(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>): Promise<string | null> {
+  async function transition(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>): Promise<{ previous: string; runId: string } | null> {
     if (!isKnownStatus(kind, to)) throw ApplicationFailure.nonRetryable(`unknown ${kind} status "${to}"`, 'IllegalTransition');
-    const { table, id: idCol, status: statusCol } = TABLES[kind];
+    const { table, id: idCol, status: statusCol, runId: runIdCol, name } = TABLES[kind];
     const timeFields: Record<string, unknown> = {};
     if (to === 'running') timeFields.startedAt = sql`coalesce(started_at, now())`;
     if (isFinal(to)) timeFields.finishedAt = sql`now()`;
-    return db.transaction(async (tx) => {
-      const [current] = await tx.select({ status: statusCol }).from(table).where(eq(idCol, id)).for('update');
-      if (!current) throw ApplicationFailure.nonRetryable(`${kind} ${id} does not exist`, 'IllegalTransition');
-      const from = current.status;
-      // Already there: a retried activity, unless the move is a legal self-move (a new attempt).
-      if (from === to && !allowedFrom(kind, to).includes(from)) return null;
-      if (!allowedFrom(kind, to).includes(from)) {
-        if (isFinal(from)) return null; // final statuses are never rewritten (e.g. a late write after stop)
-        throw ApplicationFailure.nonRetryable(`${kind} ${id}: illegal transition ${from} -> ${to}`, 'IllegalTransition');
-      }
-      await tx
-        .update(table)
-        .set({ status: to, ...timeFields, ...fields } as never)
-        .where(and(eq(idCol, id), inArray(statusCol, [from])));
-      return from;
-    });
+    // One statement: the row moves only from a status that may precede `to`. The subquery in
+    // RETURNING reads the statement's snapshot, so it yields the status from before the update.
+    const [moved] = await db
+      .update(table)
+      .set({ status: to, ...timeFields, ...fields } as never)
+      .where(and(eq(idCol, id), inArray(statusCol, allowedFrom(kind, to))))
+      .returning({ previous: sql<string>`(select p.status from ${sql.raw(name)} p where p.${sql.raw(idCol.name)} = ${id})`, runId: runIdCol });
+    if (moved) return moved;
+    const [current] = await db.select({ status: statusCol }).from(table).where(eq(idCol, id));
+    if (!current) throw ApplicationFailure.nonRetryable(`${kind} ${id} does not exist`, 'IllegalTransition');
+    // Already there (a retried activity), or final (a late write after a stop): nothing to do.
+    if (current.status === to || isFinal(current.status)) return null;
+    throw ApplicationFailure.nonRetryable(`${kind} ${id}: illegal transition ${current.status} -> ${to}`, 'IllegalTransition');
   }
 
   async function publish(event: StatusEvent) {
@@ -83,8 +80,8 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
     },
 
     async recordRunStatus(change: RunStatusChange): Promise<void> {
-      const previous = await transition('run', change.runId, change.status, change.reason !== undefined ? { reason: change.reason } : {});
-      if (previous !== null) await publish({ kind: 'run', runId: change.runId, id: change.runId, status: change.status, previousStatus: previous });
+      const moved = await transition('run', change.runId, change.status, change.reason !== undefined ? { reason: change.reason } : {});
+      if (moved) await publish({ kind: 'run', runId: change.runId, id: change.runId, status: change.status, previousStatus: moved.previous });
     },
     async recordJobStatus(change: JobStatusChange): Promise<void> {
       const fields: Record<string, unknown> = {};
@@ -92,11 +89,8 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
       if (change.attempt !== undefined) fields.attempt = change.attempt;
       if (change.skipped !== undefined) fields.skipped = change.skipped;
       if (change.reason !== undefined) fields.reason = change.reason;
-      const previous = await transition('job', change.jobRunId, change.status, fields);
-      if (previous !== null) {
-        const [row] = await db.select({ runId: jobRuns.runId }).from(jobRuns).where(eq(jobRuns.jobRunId, change.jobRunId));
-        await publish({ kind: 'job', runId: row.runId, id: change.jobRunId, status: change.status, previousStatus: previous });
-      }
+      const moved = await transition('job', change.jobRunId, change.status, fields);
+      if (moved) await publish({ kind: 'job', runId: moved.runId, id: change.jobRunId, status: change.status, previousStatus: moved.previous });
     },
     async recordStepStatus(change: StepStatusChange): Promise<void> {
       const fields: Record<string, unknown> = {};
@@ -104,11 +98,8 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
       if (change.attempt !== undefined) fields.attempt = change.attempt;
       if (change.outputs !== undefined) fields.outputs = change.outputs;
       if (change.reason !== undefined) fields.reason = change.reason;
-      const previous = await transition('step', change.stepRunId, change.status, fields);
-      if (previous !== null) {
-        const [row] = await db.select({ runId: stepRuns.runId }).from(stepRuns).where(eq(stepRuns.stepRunId, change.stepRunId));
-        await publish({ kind: 'step', runId: row.runId, id: change.stepRunId, status: change.status, previousStatus: previous });
-      }
+      const moved = await transition('step', change.stepRunId, change.status, fields);
+      if (moved) await publish({ kind: 'step', runId: moved.runId, id: change.stepRunId, status: change.status, previousStatus: moved.previous });
     },
   };
 }

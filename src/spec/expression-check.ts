@@ -133,8 +133,8 @@ const MAX_LOCATED_PER_STRING = 10;
 class Reporter {
   private located = 0;
   private source: ValueSource | undefined | null = null;
-  /** Where each anchor text occurs in the value and in its source text. */
-  private readonly occurrences = new Map<string, { inValue: number[]; inSource: number[] }>();
+  /** Where each anchor text occurs in the value and in its source text; made by the first issue located. */
+  private occurrences?: Map<string, { inValue: number[]; inSource: number[] }>;
 
   constructor(
     private readonly issues: IssueCollector,
@@ -163,6 +163,7 @@ class Reporter {
     if (!source) return undefined;
     const needle = this.text.slice(anchor.start, anchor.end);
     if (needle === '' || offset < anchor.start || offset > anchor.end) return source.at(0);
+    this.occurrences ??= new Map();
     let found = this.occurrences.get(needle);
     if (!found) this.occurrences.set(needle, (found = { inValue: indexesOf(this.text, needle), inSource: indexesOf(source.text, needle) }));
     const nth = found.inValue.indexOf(anchor.start);

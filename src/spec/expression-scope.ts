@@ -50,26 +50,21 @@ export function forEachPlacedString(raw: unknown, visit: PlacedVisit): void {
   const variableNames = declaredVariables(raw);
   const outside: ScopeOf = lazy(() => ({ stepsBefore: null, matrixKeys: null, variableNames, inStep: false }));
   const path: PathSeg[] = [];
-  /** Every string under `value` at `key`, none of them a `when` or a `run`. */
-  const within = (key: PathSeg, value: unknown, scope: ScopeOf): void => {
-    path.push(key);
-    forEachString(value, (text) => visit(text, path, 'other', scope), path);
-    path.pop();
-  };
-  /** The fields of a job or step: `kindOf` tells which of its string fields are `when` or `run`. */
-  const fields = (value: Record<string, unknown>, scope: ScopeOf, kindOf: (key: string) => FieldKind, steps?: (list: unknown[]) => void): void => {
-    for (const key of Object.keys(value)) {
-      const field = value[key];
-      if (steps && key === 'steps' && Array.isArray(field)) {
-        path.push(key);
-        steps(field);
-        path.pop();
-      } else if (typeof field === 'string') {
-        path.push(key);
-        visit(field, path, kindOf(key), scope);
-        path.pop();
-      } else within(key, field, scope);
+
+  /** Every string in `value` (at the current path), none of them a `when` or a `run`. */
+  const strings = (value: unknown, scope: ScopeOf): void => forEachString(value, (text) => visit(text, path, 'other', scope), path);
+  /** Calls `walk` for each item of a list, with the item's index on the path. */
+  const eachItem = (list: unknown[], walk: (item: unknown, index: number) => void): void => {
+    for (let i = 0; i < list.length; i++) {
+      path.push(i);
+      walk(list[i], i);
+      path.pop();
     }
+  };
+  /** A field of a job or step, at the current path: its `when` is a condition, a step's `run` a script. */
+  const field = (value: unknown, key: string, scope: ScopeOf, inStep: boolean): void => {
+    if (typeof value !== 'string') return strings(value, scope);
+    visit(value, path, key === 'when' ? 'condition' : inStep && key === 'run' ? 'run' : 'other', scope);
   };
 
   const step = (steps: unknown[], index: number, jobScope: ScopeOf): void => {
@@ -78,55 +73,38 @@ export function forEachPlacedString(raw: unknown, visit: PlacedVisit): void {
       const names = steps.slice(0, index).flatMap((s: unknown) => (isPlainObject(s) && typeof s.name === 'string' ? [s.name] : []));
       return { stepsBefore: names, matrixKeys: jobScope().matrixKeys, variableNames, inStep: true };
     });
-    if (isPlainObject(value)) {
-      path.push(index);
-      fields(value, scope, stepFieldKind);
-      path.pop();
-    } else within(index, value, scope);
-  };
-
-  const job = (list: unknown[], index: number): void => {
-    const value = list[index];
-    const scope = lazy(() => ({ stepsBefore: null, matrixKeys: matrixKeysOf(value), variableNames, inStep: false }));
-    if (isPlainObject(value)) {
-      path.push(index);
-      fields(value, scope, jobFieldKind, (steps) => {
-        for (let k = 0; k < steps.length; k++) step(steps, k, scope);
-      });
-      path.pop();
-    } else within(index, value, scope);
-  };
-
-  const jobs = (key: string, list: unknown[]): void => {
-    path.push(key);
-    for (let i = 0; i < list.length; i++) job(list, i);
-    path.pop();
-  };
-
-  if (!isPlainObject(raw)) return forEachString(raw, (text) => visit(text, path, 'other', outside), path);
-  for (const key of Object.keys(raw)) {
-    const field = raw[key];
-    if (key === 'jobs' && Array.isArray(field)) jobs(key, field);
-    else if (key === 'stages' && Array.isArray(field)) {
+    if (!isPlainObject(value)) return strings(value, scope);
+    for (const key of Object.keys(value)) {
       path.push(key);
-      for (let i = 0; i < field.length; i++) {
-        const stage: unknown = field[i];
-        if (!isPlainObject(stage)) {
-          within(i, stage, outside);
-          continue;
-        }
-        path.push(i);
-        for (const stageKey of Object.keys(stage)) {
-          const stageField = stage[stageKey];
-          if (stageKey === 'jobs' && Array.isArray(stageField)) jobs(stageKey, stageField);
-          else within(stageKey, stageField, outside);
-        }
-        path.pop();
-      }
+      field(value[key], key, scope, true);
       path.pop();
-    } else within(key, field, outside);
-  }
-}
+    }
+  };
 
-const jobFieldKind = (key: string): FieldKind => (key === 'when' ? 'condition' : 'other');
-const stepFieldKind = (key: string): FieldKind => (key === 'when' ? 'condition' : key === 'run' ? 'run' : 'other');
+  const job = (value: unknown): void => {
+    const scope = lazy(() => ({ stepsBefore: null, matrixKeys: matrixKeysOf(value), variableNames, inStep: false }));
+    if (!isPlainObject(value)) return strings(value, scope);
+    for (const key of Object.keys(value)) {
+      const fieldValue = value[key];
+      path.push(key);
+      if (key === 'steps' && Array.isArray(fieldValue)) eachItem(fieldValue, (_, k) => step(fieldValue, k, scope));
+      else field(fieldValue, key, scope, false);
+      path.pop();
+    }
+  };
+
+  /** The pipeline's fields, or a stage's: `jobs` (and the pipeline's `stages`) hold jobs, the rest is outside any job. */
+  const fields = (value: Record<string, unknown>, isPipeline: boolean): void => {
+    for (const key of Object.keys(value)) {
+      const fieldValue = value[key];
+      path.push(key);
+      if (key === 'jobs' && Array.isArray(fieldValue)) eachItem(fieldValue, job);
+      else if (isPipeline && key === 'stages' && Array.isArray(fieldValue)) eachItem(fieldValue, (stage) => (isPlainObject(stage) ? fields(stage, false) : strings(stage, outside)));
+      else strings(fieldValue, outside);
+      path.pop();
+    }
+  };
+
+  if (isPlainObject(raw)) fields(raw, true);
+  else strings(raw, outside);
+}

@@ -1,6 +1,6 @@
 // With a plugin resolver: each step's `uses` resolved to an exact version, its `action` checked
 // against the plugin's actions and its `args` against the plugin's manifest.
-import type { PluginResolver, ResolvedPlugin } from '../plugins/types';
+import type { PluginResolution, PluginResolver, ResolvedPlugin } from '../plugins/types';
 import type { CompiledPipeline } from './model';
 import type { IssueCollector, PathSeg } from './issues';
 import { subjectOf } from './issues';
@@ -9,12 +9,21 @@ import type { PipelineSpec, StepSpec } from './schema';
 /** Resolves every plugin step, reporting problems; returns the exact version per `job name → step index`. */
 export function resolvePlugins(spec: PipelineSpec, resolver: PluginResolver, issues: IssueCollector): Map<string, Map<number, string>> {
   const versions = new Map<string, Map<number, string>>();
+  // One resolution per distinct `uses`: a big spec names the same few plugins on thousands of steps.
+  const resolutions = new Map<string, PluginResolution>();
+  const resolve: PluginResolver = {
+    resolve(uses) {
+      let resolution = resolutions.get(uses);
+      if (!resolution) resolutions.set(uses, (resolution = resolver.resolve(uses)));
+      return resolution;
+    },
+  };
   const stages = spec.stages ? spec.stages.map((s, i) => ({ jobs: s.jobs, path: ['stages', i] as PathSeg[] })) : [{ jobs: spec.jobs ?? [], path: [] as PathSeg[] }];
   for (const stage of stages) {
     stage.jobs.forEach((job, j) => {
       const byStep = new Map<number, string>();
       job.steps.forEach((step, k) => {
-        const version = resolveStep(step, [...stage.path, 'jobs', j, 'steps', k], resolver, issues);
+        const version = resolveStep(step, [...stage.path, 'jobs', j, 'steps', k], resolve, issues);
         if (version !== undefined) byStep.set(k, version);
       });
       versions.set(job.name, byStep);

@@ -100,12 +100,27 @@ export function oneOrMany<T>(item: v.GenericSchema<unknown, T>) {
 
 export const list = <T>(item: v.GenericSchema<unknown, T>) => v.array(item, (issue) => `must be a list, ${got(issue)}`);
 
+/** Recently parsed durations: a spec repeats the same few (`10m`) thousands of times. Bounded, and only short texts. */
+const recentDurations = new Map<string, number | null>();
+
+function durationMs(text: string): number | null {
+  let ms = recentDurations.get(text);
+  if (ms === undefined) {
+    ms = parseDuration(text);
+    if (text.length <= 32) {
+      if (recentDurations.size >= 256) recentDurations.clear();
+      recentDurations.set(text, ms);
+    }
+  }
+  return ms;
+}
+
 /** Checks and converts in one step, so each duration is parsed once. */
 function durationOf(min: number, what: string) {
   return v.pipe(
     v.string((issue) => `must be a duration such as 90s, 5m or 1h30m, ${got(issue)}`),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const ms = parseDuration(dataset.value);
+      const ms = durationMs(dataset.value);
       if (ms !== null && Number.isSafeInteger(ms) && ms >= min) return ms;
       addIssue({ message: (issue) => `must be ${what} such as 90s, 5m or 1h30m (units ms, s, m, h, d), ${got(issue)}` });
       return NEVER;
