@@ -18,7 +18,7 @@ interface KeyInfo {
 const KEY_INFO = Symbol('key info');
 
 export function keyInfoOf(object: unknown): KeyInfo | undefined {
-  return typeof object === 'object' && object !== null && Object.hasOwn(object, KEY_INFO) ? (object as { [KEY_INFO]: KeyInfo })[KEY_INFO] : undefined;
+  return typeof object === 'object' && object !== null ? (object as { [KEY_INFO]?: KeyInfo })[KEY_INFO] : undefined;
 }
 
 const got = (issue: { input: unknown }): string => `got ${describeValue(issue.input)}`;
