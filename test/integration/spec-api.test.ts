@@ -1,4 +1,6 @@
 // Definition endpoints: validate, read, JSON Schema, and the checks that guard create and trigger.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { DB_KINDS } from '../support/databases';
@@ -6,22 +8,8 @@ import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
 import { pipelineRevisions, pipelineRuns } from '../../src/store/schema';
 
-const SEED_STAGES = `namespace: demo.pipeline
-version: v1
-stages:
-  - name: build
-    jobs:
-      - name: build-go
-        steps:
-          - name: checkout
-            uses: actions/git-checkout@v1
-            args:
-              ref: \${{ trigger.ref }}
-          - name: compile
-            uses: actions/go-build@v1
-            args:
-              go_version: "1.25"
-`;
+// The seed page's first example, kept once as a fixture.
+const SEED_STAGES = readFileSync(join(process.cwd(), 'test', 'fixtures', 'spec', 'seed-stages.yaml'), 'utf8');
 
 describe.each(DB_KINDS)('spec endpoints on %s', (db) => {
   let sys: TestSystem;
