@@ -29,6 +29,7 @@ export interface RunStepInput {
   env: Record<string, string>;
   secrets: string[];
   timeoutMs: number;
+  pipelineId?: string;
   /** The job's source, for actions/git-checkout. */
   source?: { repo: string; ref?: string };
 }
@@ -140,6 +141,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
         ARCENTRA_OUTPUT: outputFile,
         ARCENTRA_RUN_ID: input.runId,
+        ...(input.pipelineId ? { ARCENTRA_PIPELINE_ID: input.pipelineId } : {}),
         ARCENTRA_JOB_RUN_ID: input.jobRunId,
         ARCENTRA_STEP_RUN_ID: input.stepRunId,
         CI: 'true',

@@ -147,6 +147,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         try {
           outcome = await steps.runStep({
             runId: input.runId,
+            pipelineId: input.pipelineId,
             jobRunId,
             stepRunId,
             step: runnable.step,

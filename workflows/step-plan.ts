@@ -39,8 +39,13 @@ export function prepareStep(step: CompiledStep, jobEnv: Record<string, string>, 
   }
 }
 
+/** Every string inside args, at any depth, is interpolated; other values pass through. */
 function interpolateArgs(args: Record<string, unknown>, ctx: ExpressionContext): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(args)) out[key] = typeof value === 'string' ? interpolate(value, ctx) : value;
-  return out;
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return interpolate(value, ctx);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    return value;
+  };
+  return walk(args) as Record<string, unknown>;
 }

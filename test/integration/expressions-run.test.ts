@@ -3,6 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
@@ -185,5 +187,47 @@ describe('expressions in real runs', () => {
     expect(run.status).toBe('failed');
     expect(run.stages[0].jobs[0].steps[0].exitCode).toBe(127);
     expect((await logsOf(sys, run, 'nope')).join('\n')).toMatch(/definitely-not-a-command: command not found/);
+  });
+
+  it('calls a local HTTP receiver with http-request and notify-webhook', async () => {
+    const received: Array<{ method: string; url: string; body: string }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        received.push({ method: req.method!, url: req.url!, body });
+        res.statusCode = req.url === '/teapot' ? 418 : 200;
+        res.end(req.url === '/version' ? '{"version":"2.0"}' : 'ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const run = await runPipeline(sys, 'http', {
+        namespace: 'demo',
+        version: 'v1',
+        jobs: [
+          {
+            name: 'j',
+            steps: [
+              { name: 'get', uses: 'actions/http-request@v1', args: { url: `${base}/version` } },
+              { name: 'post', uses: 'actions/http-request@v1', args: { url: `${base}/deploy`, method: 'POST', body: { version: '${{ steps.get.outputs.status }}' } } },
+              { name: 'teapot', uses: 'actions/http-request@v1', continueOnError: true, args: { url: `${base}/teapot` } },
+              { name: 'notify', uses: 'actions/notify-webhook@v1', args: { url: `${base}/hook`, status: 'success', message: 'deployed' } },
+            ],
+          },
+        ],
+      });
+      expect(run.status).toBe('partial');
+      const steps = run.stages[0].jobs[0].steps;
+      expect(steps.map((s: any) => s.status)).toEqual(['success', 'success', 'failed', 'success']);
+      expect(steps[0].outputs).toEqual({ status: '200', body: '{"version":"2.0"}' });
+      expect(received.find((r) => r.url === '/deploy')).toMatchObject({ method: 'POST', body: '{"version":"200"}' });
+      const hook = JSON.parse(received.find((r) => r.url === '/hook')!.body);
+      expect(hook).toMatchObject({ runId: run.runId, pipelineId: run.pipelineId, status: 'success', message: 'deployed' });
+      expect((await logsOf(sys, run, 'teapot')).join('\n')).toMatch(/unexpected status 418/);
+    } finally {
+      server.close();
+    }
   });
 });
