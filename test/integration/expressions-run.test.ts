@@ -230,4 +230,25 @@ describe('expressions in real runs', () => {
       server.close();
     }
   });
+
+  it('builds a Node.js package with node-build, and names a toolchain that is too old', async () => {
+    const run = await runPipeline(sys, 'node-build', {
+      namespace: 'demo',
+      version: 'v1',
+      jobs: [
+        {
+          name: 'j',
+          steps: [
+            { name: 'package', run: `echo '{"name":"x","version":"1.0.0","scripts":{"build":"node -e \\"console.log(21*2)\\""}}' > package.json` },
+            { name: 'build', uses: 'actions/node-build@v1', args: { node_version: '20', install: false } },
+            { name: 'too-new', uses: 'actions/node-build@v1', continueOnError: true, args: { node_version: '99.0', install: false } },
+          ],
+        },
+      ],
+    });
+    expect(run.status).toBe('partial');
+    expect((await logsOf(sys, run, 'build')).join('\n')).toMatch(/\n42$/);
+    expect((await logsOf(sys, run, 'too-new')).join('\n')).toMatch(/older than the requested 99.0/);
+  });
 });
+
