@@ -2,7 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../src/store/db';
-import { agents, jobRuns, pipelineRuns, stepRuns } from '../src/store/schema';
+import { agents, approvals, jobRuns, pipelineRuns, stepRuns } from '../src/store/schema';
 import { AGENT_OFFLINE_AFTER_MS } from '../src/services/agents';
 import type { EntityKind } from '../src/statuses';
 import { allowedFrom, isFinal, isKnownStatus } from '../src/statuses';
@@ -77,6 +77,32 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
       const [row] = await db.select().from(agents).where(eq(agents.agentId, input.agentId));
       if (!row || row.taskQueue !== input.taskQueue || row.status !== 'online' || !row.lastHeartbeatAt) return false;
       return Date.now() - row.lastHeartbeatAt.getTime() < AGENT_OFFLINE_AFTER_MS;
+    },
+
+    /** Opens an approval gate (idempotent: a retried activity finds it open). */
+    async openApproval(input: { approvalId: string; runId: string; jobRunId?: string; gate: 'pipeline' | 'job'; approvers: string[]; message: string; timeoutMs: number }): Promise<void> {
+      await db
+        .insert(approvals)
+        .values({
+          approvalId: input.approvalId,
+          runId: input.runId,
+          jobRunId: input.jobRunId ?? null,
+          gate: input.gate,
+          approvers: input.approvers,
+          message: input.message,
+          expiresAt: new Date(Date.now() + input.timeoutMs),
+        })
+        .onConflictDoNothing();
+    },
+
+    /** The gate's time is up: expire it, unless a decision got there first (then that decision stands). */
+    async expireApproval(input: { approvalId: string }): Promise<{ status: string; decidedBy: string | null; reason: string | null }> {
+      await db
+        .update(approvals)
+        .set({ status: 'expired', decidedAt: sql`now()`, reason: 'approval expired' })
+        .where(and(eq(approvals.approvalId, input.approvalId), eq(approvals.status, 'pending')));
+      const [row] = await db.select().from(approvals).where(eq(approvals.approvalId, input.approvalId));
+      return { status: row.status, decidedBy: row.decidedBy, reason: row.reason };
     },
 
     async recordRunStatus(change: RunStatusChange): Promise<void> {

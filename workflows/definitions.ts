@@ -5,6 +5,20 @@ import type { CompiledPipeline, CompiledJob } from '../src/spec/model';
 export const pauseSignal = defineSignal<[{ reason?: string; operator?: string }?]>('pause');
 export const resumeSignal = defineSignal<[{ reason?: string; operator?: string }?]>('resume');
 export const liveTreeQuery = defineQuery<LiveTree>('liveTree');
+/** Sent by the API once an approval is decided (the decision is already stored). */
+export const approvalDecisionSignal = defineSignal<[ApprovalDecision]>('approvalDecision');
+
+export interface ApprovalDecision {
+  approvalId: string;
+  decision: 'approved' | 'rejected';
+  by: string;
+  reason?: string;
+}
+
+/** Deterministic approval ids: one gate per run (pipeline) or per JobRun. */
+export function approvalIdFor(runId: string, jobRunId?: string): string {
+  return jobRunId ? `apr_${jobRunId}` : `apr_${runId}`;
+}
 
 export const PIPELINE_RUN_WORKFLOW = 'PipelineRunWorkflow';
 export const JOB_RUN_WORKFLOW = 'JobRunWorkflow';

@@ -18,7 +18,8 @@ import type { AgentPoolActivities, AcquiredAgent } from '../activities/agent-poo
 import type { ControlActivities } from '../activities/control';
 import type { RunStepResult, StepActivities } from '../activities/step';
 import type { JobRunInput, JobRunResult, RunFacts } from './definitions';
-import { pauseSignal, resumeSignal } from './definitions';
+import { approvalIdFor, pauseSignal, resumeSignal } from './definitions';
+import { createApprovalGate } from './approval-gate';
 import type { StepState } from './expression-context';
 import { expressionContext } from './expression-context';
 import { prepareStep, resolveEnv, shouldRun } from './step-plan';
@@ -48,6 +49,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     retry: { initialInterval: '1s', maximumInterval: '15s', backoffCoefficient: 1.5 },
   });
 
+  const waitForApproval = createApprovalGate(control);
   let paused = false;
   setHandler(pauseSignal, () => void (paused = true));
   setHandler(resumeSignal, () => void (paused = false));
@@ -89,6 +91,14 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       await finishRemaining('skipped');
       await control.recordJobStatus({ jobRunId, status: 'success', skipped: true, reason: `when: ${job.when}` });
       return { status: 'success', allowedFailure: false, reason: 'skipped' };
+    }
+    if (job.approval) {
+      const gate = await waitForApproval({ approvalId: approvalIdFor(input.runId, jobRunId), runId: input.runId, jobRunId, gate: job.approval });
+      if (!gate.approved) {
+        await finishRemaining('skipped');
+        await control.recordJobStatus({ jobRunId, status: 'failed', reason: gate.reason });
+        return { status: 'failed', allowedFailure: false, reason: gate.reason };
+      }
     }
     // The job's own timeout and the pipeline's, whichever ends first (the SDK's Date is replay-safe).
     // eslint-disable-next-line no-restricted-properties

@@ -15,8 +15,9 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { ControlActivities } from '../activities/control';
 import type { CompiledJob } from '../src/spec/model';
 import type { JobRunResult, LiveTree, PipelineRunInput } from './definitions';
-import { JOB_RUN_WORKFLOW, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
+import { JOB_RUN_WORKFLOW, approvalIdFor, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
 import { runOutcome } from './outcome';
+import { createApprovalGate } from './approval-gate';
 
 export const RUN_STATUS_ATTRIBUTE = defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD);
 
@@ -31,6 +32,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   // eslint-disable-next-line no-restricted-properties
   const deadlineMs = pipeline.timeoutMs ? Date.now() + pipeline.timeoutMs : undefined;
   let status = 'pending';
+  const waitForApproval = createApprovalGate(control);
   let paused = false;
   const jobStatus: Record<string, string> = Object.fromEntries(pipeline.jobs.map((j) => [j.key, 'pending']));
   const runningChildren = new Set<string>();
@@ -133,6 +135,14 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
 
   try {
     await setStatus('running');
+    if (pipeline.approval) {
+      const gate = await waitForApproval({ approvalId: approvalIdFor(runId), runId, gate: pipeline.approval });
+      if (!gate.approved) {
+        await markNotRun(pipeline.jobs, gate.reason);
+        await setStatus('failed', gate.reason);
+        return { status: 'failed' };
+      }
+    }
     let failed = false;
     for (const stage of pipeline.stages) {
       const jobs = stage.jobKeys.map((key) => pipeline.jobs.find((j) => j.key === key)!);

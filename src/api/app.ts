@@ -11,6 +11,8 @@ import { authenticate } from './auth';
 import { sendError, sendOk } from './envelope';
 import { pipelineRoutes } from './routes/pipelines';
 import { agentRoutes } from './routes/agents';
+import { approvalRoutes } from './routes/approvals';
+import type { ApprovalService } from '../services/approvals';
 import type { AgentService } from '../services/agents';
 
 export interface Readiness {
@@ -23,6 +25,7 @@ export interface AppDeps {
   runs: RunService;
   specs: SpecChecker;
   agents: AgentService;
+  approvals: ApprovalService;
   readiness: Readiness;
   logger: Logger;
 }
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps) {
   api.use(authenticate(deps.tokens));
   api.use('/pipelines', pipelineRoutes(deps));
   api.use('/agents', agentRoutes(deps));
+  api.use('/approvals', approvalRoutes(deps));
   app.use('/api/v1', api);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`no route ${req.method} ${req.path}`)));

@@ -15,6 +15,7 @@ import { createRunService } from '../services/runs';
 import { createTokenService } from '../services/tokens';
 import { createSpecChecker } from '../services/spec-checker';
 import { createAgentService } from '../services/agents';
+import { createApprovalService } from '../services/approvals';
 import { loadPluginCatalogue } from '../plugins/catalogue';
 import { createControlWorker } from '../worker/control-worker';
 import type { WorkflowBundle } from '../worker/control-worker';
@@ -173,7 +174,8 @@ export async function startSystem(opts: {
           return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
         },
       };
-      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), readiness, logger });
+      const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
+      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger });
       const server: Server = createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) =>

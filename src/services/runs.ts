@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Db } from '../store/db';
-import { jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
+import { approvals, jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
 import { Conflict, InvalidInput, NotFound } from '../errors';
 import { newId } from '../ids';
 import type { Principal } from '../roles';
@@ -68,6 +68,10 @@ export function createRunService(deps: RunServiceDeps) {
   async function view(run: RunRow) {
     const jobs = await db.select().from(jobRuns).where(eq(jobRuns.runId, run.runId)).orderBy(asc(jobRuns.stageIndex), asc(jobRuns.jobIndex));
     const steps = await db.select().from(stepRuns).where(eq(stepRuns.runId, run.runId)).orderBy(asc(stepRuns.stepIndex));
+    const waiting = await db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.runId, run.runId), eq(approvals.status, 'pending')));
     const stages: Array<{ name: string; index: number; jobs: unknown[] }> = [];
     for (const job of jobs) {
       let stage = stages.find((s) => s.index === job.stageIndex);
@@ -120,6 +124,8 @@ export function createRunService(deps: RunServiceDeps) {
       finishedAt: iso(run.finishedAt),
       durationMs: durationMs(run.startedAt, run.finishedAt),
       stages,
+      // The gates the run waits on right now.
+      waitingFor: waiting.map((a) => ({ approvalId: a.approvalId, gate: a.gate, jobRunId: a.jobRunId, message: a.message, expiresAt: a.expiresAt ? a.expiresAt.toISOString() : null })),
       temporal: { workflowId: run.workflowId, uiUrl: uiUrl(run.workflowId) },
     };
   }

@@ -154,6 +154,26 @@ export const agents = pgTable('agents', {
   createdAt: ts('created_at').notNull().defaultNow(),
 });
 
+/** Approval gates of a run (the pipeline's, or one job's): waiting, then decided once. */
+export const approvals = pgTable(
+  'approvals',
+  {
+    approvalId: text('approval_id').primaryKey(),
+    runId: text('run_id').notNull(),
+    jobRunId: text('job_run_id'),
+    gate: text('gate').notNull(),
+    status: text('status').notNull().default('pending'),
+    approvers: jsonb('approvers').$type<string[]>().notNull().default([]),
+    message: text('message').notNull().default(''),
+    decidedBy: text('decided_by'),
+    reason: text('reason'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at'),
+    decidedAt: ts('decided_at'),
+  },
+  (t) => [index('approvals_run_idx').on(t.runId)],
+);
+
 /** Registration tokens with which `arcentra agent` processes join; stored only as hashes. */
 export const agentTokens = pgTable(
   'agent_tokens',

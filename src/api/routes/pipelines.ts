@@ -5,6 +5,7 @@ import * as v from 'valibot';
 import { InvalidInput } from '../../errors';
 import type { PipelineService } from '../../services/pipelines';
 import type { RunService } from '../../services/runs';
+import type { ApprovalService } from '../../services/approvals';
 import type { SpecChecker } from '../../services/spec-checker';
 import { countJobsAndStages } from '../../spec';
 import { pipelineJsonSchema } from '../../spec/json-schema';
@@ -65,7 +66,7 @@ function rejectLegacyContent(body: unknown) {
   }
 }
 
-export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService; specs: SpecChecker }): Router {
+export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService; specs: SpecChecker; approvals: ApprovalService }): Router {
   const r = Router();
 
   r.post('/', allow('edit'), async (req, res) => {
@@ -82,6 +83,9 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
   });
   r.get('/runs/:runId', allow('read'), async (req, res) => {
     sendOk(res, await deps.runs.get(principalOf(req), param(req, 'runId')));
+  });
+  r.get('/runs/:runId/approvals', allow('read'), async (req, res) => {
+    sendOk(res, await deps.approvals.listForRun(principalOf(req), param(req, 'runId')));
   });
   r.get('/runs/:runId/steps/:stepRunId/logs', allow('read'), async (req, res) => {
     const q = parseInput(LogsQuery, req.query, 'query');
