@@ -20,6 +20,7 @@ import type { RunStepResult, StepActivities } from '../activities/step';
 import type { JobRunInput, JobRunResult, RunFacts } from './definitions';
 import { approvalIdFor, pauseSignal, resumeSignal } from './definitions';
 import { createApprovalGate } from './approval-gate';
+import { sendNotifications } from './notify';
 import type { StepState } from './expression-context';
 import { expressionContext } from './expression-context';
 import { prepareStep, resolveEnv, shouldRun } from './step-plan';
@@ -197,9 +198,11 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await release(agent);
     if (failedReason && !job.continueOnError) {
       await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
+      await notifyJob('failed');
       return { status: 'failed', allowedFailure, reason: failedReason };
     }
     await control.recordJobStatus({ jobRunId, status: 'success', reason: failedReason });
+    await notifyJob('success');
     return { status: 'success', allowedFailure: allowedFailure || !!failedReason, reason: failedReason };
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -208,8 +211,13 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       if (heldAgent) await release(heldAgent);
       await finishRemaining('cancelled');
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
+      await notifyJob('cancelled');
     });
     return { status: 'cancelled', allowedFailure, reason: 'cancelled' };
+  }
+
+  async function notifyJob(outcome: 'success' | 'failed' | 'cancelled') {
+    await sendNotifications({ notify: job.notify, outcome, runId: input.runId, pipelineId: input.pipelineId, jobRunId, taskQueues, stepTimeouts });
   }
 
   /** Moves the job to another agent (its workspace so far stays behind with the old one). */

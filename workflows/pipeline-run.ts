@@ -18,6 +18,8 @@ import type { JobRunResult, LiveTree, PipelineRunInput } from './definitions';
 import { JOB_RUN_WORKFLOW, approvalIdFor, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
 import { runOutcome } from './outcome';
 import { createApprovalGate } from './approval-gate';
+import { sendNotifications } from './notify';
+import type { NotifyOutcome } from './notify';
 
 export const RUN_STATUS_ATTRIBUTE = defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD);
 
@@ -140,6 +142,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       if (!gate.approved) {
         await markNotRun(pipeline.jobs, gate.reason);
         await setStatus('failed', gate.reason);
+        await notifyRun('failed');
         return { status: 'failed' };
       }
     }
@@ -180,6 +183,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     }
     const outcome = runOutcome([...results.values()], false);
     await setStatus(outcome, outcome === 'failed' ? firstFailure() : undefined);
+    await notifyRun(outcome);
     return { status: outcome };
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -189,8 +193,13 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
         'cancelled',
       );
       await setStatus('cancelled', 'stopped');
+      await notifyRun('cancelled');
     });
     return { status: 'cancelled' };
+  }
+
+  async function notifyRun(outcome: NotifyOutcome) {
+    await sendNotifications({ notify: pipeline.notify, outcome, runId, pipelineId: input.pipelineId, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts });
   }
 
   async function markNotRun(jobs: CompiledJob[], reason: string) {

@@ -6,7 +6,8 @@ const { args } = JSON.parse(readFileSync(0, 'utf8'));
 const notice = {
   runId: process.env.ARCENTRA_RUN_ID ?? null,
   pipelineId: process.env.ARCENTRA_PIPELINE_ID ?? null,
-  jobRunId: process.env.ARCENTRA_JOB_RUN_ID ?? null,
+  // End-of-run notices name the job they are about (or none); a notify step inside a job names that job.
+  jobRunId: process.env.ARCENTRA_NOTIFY_JOB_RUN_ID !== undefined ? process.env.ARCENTRA_NOTIFY_JOB_RUN_ID || null : (process.env.ARCENTRA_JOB_RUN_ID ?? null),
   status: args.status ?? process.env.ARCENTRA_RUN_STATUS ?? null,
   message: args.message ?? null,
 };

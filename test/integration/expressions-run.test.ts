@@ -250,5 +250,45 @@ describe('expressions in real runs', () => {
     expect((await logsOf(sys, run, 'build')).join('\n')).toMatch(/\n42$/);
     expect((await logsOf(sys, run, 'too-new')).join('\n')).toMatch(/older than the requested 99.0/);
   });
+
+  it('notifies a local receiver on success and on failure, and a failing notification changes nothing', async () => {
+    const received: any[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        received.push({ url: req.url, ...JSON.parse(body || '{}') });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const notify = {
+      onSuccess: [{ uses: 'actions/notify-webhook@v1', args: { url: `${base}/ok` } }],
+      onFailure: [
+        { uses: 'actions/notify-webhook@v1', args: { url: 'http://127.0.0.1:1/nobody-listens', attempts: 1 } },
+        { uses: 'actions/notify-webhook@v1', args: { url: `${base}/failed` } },
+      ],
+    };
+    try {
+      const good = await runPipeline(sys, 'notify-ok', { namespace: 'demo', version: 'v1', notify, jobs: [{ name: 'j', steps: [{ name: 's', run: 'true' }] }] });
+      const bad = await runPipeline(sys, 'notify-bad', {
+        namespace: 'demo',
+        version: 'v1',
+        notify,
+        jobs: [{ name: 'j', notify: { onFailure: [{ uses: 'actions/notify-webhook@v1', args: { url: `${base}/job-failed` } }] }, steps: [{ name: 's', run: 'exit 1' }] }],
+      });
+      expect(good.status).toBe('success');
+      expect(bad.status).toBe('failed');
+      // The run ends first, then its notifications go out: wait for them.
+      for (let i = 0; i < 100 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(received.find((r) => r.url === '/ok')).toMatchObject({ runId: good.runId, pipelineId: good.pipelineId, jobRunId: null, status: 'success' });
+      expect(received.find((r) => r.url === '/failed')).toMatchObject({ runId: bad.runId, status: 'failed' });
+      expect(received.find((r) => r.url === '/job-failed')).toMatchObject({ runId: bad.runId, jobRunId: bad.stages[0].jobs[0].jobRunId, status: 'failed' });
+      expect((await sys.api('GET', `/api/v1/pipelines/runs/${bad.runId}`)).body.detail.status).toBe('failed');
+    } finally {
+      server.close();
+    }
+  });
 });
 
