@@ -18,6 +18,23 @@ async function runPipeline(sys: TestSystem, name: string, spec: unknown, trigger
   return sys.waitForRun(trig.body.detail.runId);
 }
 
+/** A local HTTP receiver that records every request; `reply` picks the status and body per path. */
+async function startReceiver(reply: (url: string) => [number, string] = () => [200, 'ok']) {
+  const received: Array<{ method: string; url: string; body: string }> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      received.push({ method: req.method!, url: req.url!, body });
+      const [status, text] = reply(req.url!);
+      res.statusCode = status;
+      res.end(text);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, close: () => server.close() };
+}
+
 async function logsOf(sys: TestSystem, run: any, stepName: string): Promise<string[]> {
   const step = run.stages.flatMap((s: any) => s.jobs).flatMap((j: any) => j.steps).find((s: any) => s.name === stepName);
   const r = await sys.api('GET', `/api/v1/pipelines/runs/${run.runId}/steps/${step.stepRunId}/logs`);
@@ -190,18 +207,7 @@ describe('expressions in real runs', () => {
   });
 
   it('calls a local HTTP receiver with http-request and notify-webhook', async () => {
-    const received: Array<{ method: string; url: string; body: string }> = [];
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        received.push({ method: req.method!, url: req.url!, body });
-        res.statusCode = req.url === '/teapot' ? 418 : 200;
-        res.end(req.url === '/version' ? '{"version":"2.0"}' : 'ok');
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { base, received, close } = await startReceiver((url) => (url === '/teapot' ? [418, 'ok'] : [200, url === '/version' ? '{"version":"2.0"}' : 'ok']));
     try {
       const run = await runPipeline(sys, 'http', {
         namespace: 'demo',
@@ -227,7 +233,7 @@ describe('expressions in real runs', () => {
       expect(hook).toMatchObject({ runId: run.runId, pipelineId: run.pipelineId, status: 'success', message: 'deployed' });
       expect((await logsOf(sys, run, 'teapot')).join('\n')).toMatch(/unexpected status 418/);
     } finally {
-      server.close();
+      close();
     }
   });
 
@@ -252,17 +258,8 @@ describe('expressions in real runs', () => {
   });
 
   it('notifies a local receiver on success and on failure, and a failing notification changes nothing', async () => {
-    const received: any[] = [];
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        received.push({ url: req.url, ...JSON.parse(body || '{}') });
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { base, received: raw, close } = await startReceiver();
+    const notices = () => raw.map((r) => ({ url: r.url, ...JSON.parse(r.body || '{}') }));
     const notify = {
       onSuccess: [{ uses: 'actions/notify-webhook@v1', args: { url: `${base}/ok` } }],
       onFailure: [
@@ -281,13 +278,13 @@ describe('expressions in real runs', () => {
       expect(good.status).toBe('success');
       expect(bad.status).toBe('failed');
       // The run ends first, then its notifications go out: wait for them.
-      for (let i = 0; i < 100 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(received.find((r) => r.url === '/ok')).toMatchObject({ runId: good.runId, pipelineId: good.pipelineId, jobRunId: null, status: 'success' });
-      expect(received.find((r) => r.url === '/failed')).toMatchObject({ runId: bad.runId, status: 'failed' });
-      expect(received.find((r) => r.url === '/job-failed')).toMatchObject({ runId: bad.runId, jobRunId: bad.stages[0].jobs[0].jobRunId, status: 'failed' });
+      for (let i = 0; i < 100 && raw.length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(notices().find((r) => r.url === '/ok')).toMatchObject({ runId: good.runId, pipelineId: good.pipelineId, jobRunId: null, status: 'success' });
+      expect(notices().find((r) => r.url === '/failed')).toMatchObject({ runId: bad.runId, status: 'failed' });
+      expect(notices().find((r) => r.url === '/job-failed')).toMatchObject({ runId: bad.runId, jobRunId: bad.stages[0].jobs[0].jobRunId, status: 'failed' });
       expect((await sys.api('GET', `/api/v1/pipelines/runs/${bad.runId}`)).body.detail.status).toBe('failed');
     } finally {
-      server.close();
+      close();
     }
   });
 });
