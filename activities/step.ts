@@ -10,6 +10,7 @@ import type { JobSlots } from '../src/agent/job-slots';
 import { createSecretMasker } from '../src/agent/secret-masker';
 import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
 import { SHELL_PLUGIN_NAME } from '../src/plugins/catalogue';
+import type { Transitions } from '../src/store/transitions';
 
 export interface StepActivityDeps {
   agentId: string;
@@ -17,6 +18,8 @@ export interface StepActivityDeps {
   logSink: LogSink;
   plugins: PluginCatalogue;
   slots: JobSlots;
+  /** The agent reports its steps' statuses itself, as the holder of their job. */
+  transitions: Transitions;
   killGraceMs: number;
   heartbeatEveryMs?: number;
 }
@@ -32,7 +35,12 @@ export interface RunStepInput {
   pipelineId?: string;
   /** The job's source, for actions/git-checkout. */
   source?: { repo: string; ref?: string };
+  attempt: number;
+  /** No attempt follows this one: whatever it ends with is the step's final status. */
+  lastAttempt: boolean;
 }
+
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -43,6 +51,8 @@ export interface RunStepResult {
   reason?: StepEndReason;
   message?: string;
   lines: number;
+  /** The agent has already written this result as the step's status. */
+  recorded?: boolean;
 }
 
 /** A workspace path that cannot leave the workspace root, whatever the ids contain. */
@@ -115,65 +125,89 @@ export function createStepActivities(deps: StepActivityDeps) {
     },
 
     async runStep(input: RunStepInput): Promise<RunStepResult> {
-      const ctx = Context.current();
-      deps.slots.touch(input.jobRunId);
-      const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
-      const cwd = insideWorkspace(workspace, input.step.workingDirectory);
-      await mkdir(cwd, { recursive: true });
-      const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
-      await writeFile(outputFile, '');
+      const reporter = { agentId: deps.agentId };
+      // Refused (NotOwner) unless this agent holds the step's job: nothing runs then.
+      await deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
+      const result = await execute(input);
+      if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
+        await deps.transitions.recordStepStatus(
+          { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason },
+          reporter,
+        );
+        return { ...result, recorded: true };
+      }
+      return result;
+    },
 
-      const log = await deps.logSink.open(input.stepRunId, createSecretMasker(input.secrets));
-      const command = commandFor(input.step, deps.plugins);
-      if ('error' in command) {
-        log.write('system', command.error);
-        await log.close();
-        return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
+    /** A notification: a plugin step outside the run's tree. Failing throws, so Temporal retries it. */
+    async sendNotification(input: ExecuteInput): Promise<RunStepResult> {
+      const result = await execute(input);
+      if (result.status !== 'success') {
+        throw ApplicationFailure.retryable(`${input.step.uses ?? 'notification'} ended ${result.status}${result.message ? `: ${result.message}` : ''}`, 'NotificationFailed');
       }
-      const env: Record<string, string> = {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        HOME: process.env.HOME ?? workspace,
-        LANG: process.env.LANG ?? 'C.UTF-8',
-        ...input.env,
-        ...command.env,
-        ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
-        ARCENTRA_WORKSPACE: workspace,
-        ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
-        ARCENTRA_OUTPUT: outputFile,
-        ARCENTRA_RUN_ID: input.runId,
-        ...(input.pipelineId ? { ARCENTRA_PIPELINE_ID: input.pipelineId } : {}),
-        ARCENTRA_JOB_RUN_ID: input.jobRunId,
-        ARCENTRA_STEP_RUN_ID: input.stepRunId,
-        CI: 'true',
-      };
-      const proc = runProcess(
-        { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
-        (stream, text) => log.write(stream, text),
-      );
-      // Heartbeats carry progress; a cancel request arrives through them.
-      const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);
-      ctx.cancelled.catch(() => proc.cancel());
-      const end = await proc.done.finally(() => clearInterval(beat));
-      await log.close();
-      const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
-      await rm(outputFile, { force: true });
-      const lines = log.linesWritten;
-      switch (end.kind) {
-        case 'exited':
-          return end.exitCode === 0
-            ? { status: 'success', exitCode: 0, outputs, lines }
-            : { status: 'failed', exitCode: end.exitCode, outputs, reason: 'exit_nonzero', lines };
-        case 'timeout':
-          return { status: 'timeout', exitCode: null, outputs, reason: 'timeout', lines };
-        case 'cancelled':
-          return { status: 'cancelled', exitCode: null, outputs, reason: 'cancelled', lines };
-        case 'signalled':
-          return { status: 'failed', exitCode: null, outputs, reason: 'killed', message: `killed by ${end.signal}`, lines };
-        case 'spawn_failed':
-          return { status: 'failed', exitCode: null, outputs, reason: 'setup_failed', message: end.message, lines };
-      }
+      return result;
     },
   };
+
+  async function execute(input: ExecuteInput): Promise<RunStepResult> {
+    const ctx = Context.current();
+    deps.slots.touch(input.jobRunId);
+    const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
+    const cwd = insideWorkspace(workspace, input.step.workingDirectory);
+    await mkdir(cwd, { recursive: true });
+    const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
+    await writeFile(outputFile, '');
+
+    const log = await deps.logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+    const command = commandFor(input.step, deps.plugins);
+    if ('error' in command) {
+      log.write('system', command.error);
+      await log.close();
+      return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
+    }
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: process.env.HOME ?? workspace,
+      LANG: process.env.LANG ?? 'C.UTF-8',
+      ...input.env,
+      ...command.env,
+      ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
+      ARCENTRA_WORKSPACE: workspace,
+      ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
+      ARCENTRA_OUTPUT: outputFile,
+      ARCENTRA_RUN_ID: input.runId,
+      ...(input.pipelineId ? { ARCENTRA_PIPELINE_ID: input.pipelineId } : {}),
+      ARCENTRA_JOB_RUN_ID: input.jobRunId,
+      ARCENTRA_STEP_RUN_ID: input.stepRunId,
+      CI: 'true',
+    };
+    const proc = runProcess(
+      { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
+      (stream, text) => log.write(stream, text),
+    );
+    // Heartbeats carry progress; a cancel request arrives through them.
+    const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);
+    ctx.cancelled.catch(() => proc.cancel());
+    const end = await proc.done.finally(() => clearInterval(beat));
+    await log.close();
+    const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
+    await rm(outputFile, { force: true });
+    const lines = log.linesWritten;
+    switch (end.kind) {
+      case 'exited':
+        return end.exitCode === 0
+          ? { status: 'success', exitCode: 0, outputs, lines }
+          : { status: 'failed', exitCode: end.exitCode, outputs, reason: 'exit_nonzero', lines };
+      case 'timeout':
+        return { status: 'timeout', exitCode: null, outputs, reason: 'timeout', lines };
+      case 'cancelled':
+        return { status: 'cancelled', exitCode: null, outputs, reason: 'cancelled', lines };
+      case 'signalled':
+        return { status: 'failed', exitCode: null, outputs, reason: 'killed', message: `killed by ${end.signal}`, lines };
+      case 'spawn_failed':
+        return { status: 'failed', exitCode: null, outputs, reason: 'setup_failed', message: end.message, lines };
+    }
+  }
 }
 
 export type StepActivities = ReturnType<typeof createStepActivities>;

@@ -142,8 +142,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       const runnable = prepared.kind === 'run' ? prepared : null;
       const maxAttempts = Math.max(1, step.retry.maxAttempts);
       for (let attempt = 1; runnable && !result && attempt <= maxAttempts; attempt++) {
+        // Queued: dispatched to the agent's queue; the agent itself reports running and the end.
+        if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
         stepStatus[i] = 'running';
-        await control.recordStepStatus({ stepRunId, status: 'running', attempt });
         // eslint-disable-next-line no-restricted-properties
         const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
         const steps = proxyActivities<StepActivities>({
@@ -166,6 +167,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             secrets: [],
             timeoutMs,
             source: job.source ? { repo: job.source.repo, ref: job.source.ref ?? facts.trigger.ref } : undefined,
+            attempt,
+            lastAttempt: attempt === maxAttempts,
           });
         } catch (err) {
           if (!isAgentLost(err)) throw err;
@@ -183,7 +186,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
       if (!result) throw ApplicationFailure.nonRetryable(`step ${step.name} produced no result`);
-      await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
+      if (!result.recorded) await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
       // Only once written: a stop arriving midway must still find this step unfinished.
       stepStatus[i] = result.status;
       stepState[step.name] = { outputs: result.outputs, status: result.status };

@@ -6,6 +6,8 @@ import type { StepActivities } from '../activities/step';
 import type { NotifySpec } from '../src/spec/model';
 import type { JobRunInput } from './definitions';
 
+const NOTIFY_ATTEMPTS = 3;
+
 export type NotifyOutcome = 'success' | 'failed' | 'cancelled' | 'partial';
 
 export function targetsFor(notify: NotifySpec | undefined, outcome: NotifyOutcome) {
@@ -35,11 +37,13 @@ export async function sendNotifications(opts: {
       startToCloseTimeout: '2m',
       scheduleToStartTimeout: opts.stepTimeouts.scheduleToStartMs,
       heartbeatTimeout: opts.stepTimeouts.heartbeatMs,
-      retry: { maximumAttempts: 1 },
+      // A notice is not a step: a failed delivery is tried again, then given up on.
+      retry: { maximumAttempts: NOTIFY_ATTEMPTS, initialInterval: '2s', backoffCoefficient: 2 },
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
     for (const [i, target] of targets.entries()) {
-      const result = await steps.runStep({
+      await steps
+        .sendNotification({
         runId: opts.runId,
         pipelineId: opts.pipelineId,
         jobRunId: owner,
@@ -49,8 +53,8 @@ export async function sendNotifications(opts: {
         env: { ARCENTRA_RUN_STATUS: opts.outcome, ARCENTRA_NOTIFY_JOB_RUN_ID: opts.jobRunId ?? '' },
         secrets: [],
         timeoutMs: 60_000,
-      });
-      if (result.status !== 'success') log.warn('notification failed', { uses: target.uses, status: result.status, message: result.message });
+      })
+        .catch((err: Error) => log.warn('notification failed', { uses: target.uses, attempts: NOTIFY_ATTEMPTS, error: (err.cause as Error | undefined)?.message ?? err.message }));
     }
     await steps.releaseAgent({ jobRunId: owner });
   } catch (err) {

@@ -10,6 +10,7 @@ import type { Db } from '../store/db';
 import { agents } from '../store/schema';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { LogSink } from './log-sink';
+import type { Transitions } from '../store/transitions';
 import { newId } from '../ids';
 import { createJobSlots } from './job-slots';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
@@ -23,6 +24,7 @@ export interface AgentOptions {
   settings: TemporalSettings;
   db: Db;
   logSink: LogSink;
+  transitions: Transitions;
   dataDir: string;
   name?: string;
   labels?: Record<string, string>;
@@ -72,7 +74,7 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const stepWorker = await Worker.create({
     ...common,
     taskQueue: identity.taskQueue,
-    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, transitions: opts.transitions, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',

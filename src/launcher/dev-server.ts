@@ -66,6 +66,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   for (const [name, type] of Object.entries(opts.settings.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(dev.dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   for (const ns of [opts.settings.namespace, ...(opts.extraNamespaces ?? [])]) if (ns !== 'default') args.push('--namespace', ns);
 
   const logFile = join(opts.dataDir, dev.logFile);

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createApp } from '../api/app';
 import { createLocalEventBus } from '../events';
+import type { EventBus } from '../events';
 import { openDatabase } from '../store/db';
 import type { Database } from '../store/db';
 import { createPipelineService } from '../services/pipelines';
@@ -22,6 +23,7 @@ import type { WorkflowBundle } from '../worker/control-worker';
 import { createAgent } from '../agent/agent';
 import type { RunningAgent } from '../agent/agent';
 import { createDbLogSink } from '../agent/log-sink';
+import { createTransitions } from '../store/transitions';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { loadTemporalSettings } from '../temporal/temporal-config';
 import type { DevServer } from './dev-server';
@@ -41,6 +43,8 @@ export interface RunningSystem {
   adminTokenFile: string;
   database: Database;
   agent: RunningAgent | null;
+  /** Every status transition made in this process (control worker and local agent). */
+  events: EventBus;
   stop(): Promise<void>;
 }
 
@@ -136,6 +140,7 @@ export async function startSystem(opts: {
         namespace,
         settings,
         db,
+        transitions: createTransitions({ db, events }),
         logSink: createDbLogSink(db),
         dataDir: config.dataDir,
         name: config.agentName,
@@ -203,6 +208,7 @@ export async function startSystem(opts: {
       adminTokenFile: bootstrap?.file ?? '',
       database,
       agent,
+      events,
       stop: stopAll,
     };
   } catch (err) {

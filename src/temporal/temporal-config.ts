@@ -17,6 +17,8 @@ const TemporalYaml = v.object({
     dbFile: v.string(),
     logFile: v.string(),
     readyTimeoutSeconds: v.number(),
+    /** `--dynamic-config-value key=value` for every entry. */
+    dynamicConfig: v.optional(v.record(v.string(), v.union([v.number(), v.string(), v.boolean()])), {}),
   }),
   stepActivity: v.object({
     heartbeatTimeout: v.string(),

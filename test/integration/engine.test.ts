@@ -6,6 +6,7 @@ import { DB_KINDS, tempDir } from '../support/databases';
 import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
 import { recordReplayHistory } from '../support/record-replay';
+import { JOB_STATUSES, RUN_STATUSES, STEP_STATUSES } from '../../src/statuses';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,8 +23,14 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 describe.each(DB_KINDS)('engine on %s', (db) => {
   let sys: TestSystem;
   let n = 0;
+  /** Every status each kind of entity was seen in: moved to, or moved from. */
+  const seen = { run: new Set<string>(), job: new Set<string>(), step: new Set<string>(), agent: new Set<string>() };
   beforeAll(async () => {
     sys = await startTestSystem({ db });
+    sys.events.subscribe((e) => {
+      seen[e.kind].add(e.status);
+      if (e.previousStatus) seen[e.kind].add(e.previousStatus);
+    });
   });
   afterAll(async () => {
     await sys?.close();
@@ -188,5 +195,12 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect(jobs.map((j: any) => j.status)).toEqual(['failed', 'cancelled', 'cancelled']);
     expect(jobs[1].reason).toMatch(/fail-fast: m \(n=1\) failed/);
     await record(done, 'matrix-fail-fast');
+  });
+
+  // Runs last: the scenarios above between them reach every status value of the seed.
+  it.runIf(db === 'pglite')('has reached every PipelineRun, JobRun and StepRun status of the seed', () => {
+    expect([...seen.run].sort()).toEqual([...RUN_STATUSES].sort());
+    expect([...seen.job].sort()).toEqual([...JOB_STATUSES].sort());
+    expect([...seen.step].sort()).toEqual([...STEP_STATUSES].sort());
   });
 });

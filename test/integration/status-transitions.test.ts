@@ -8,18 +8,26 @@ import { openDatabase } from '../../src/store/db';
 import type { Database } from '../../src/store/db';
 import { jobRuns, pipelineRuns, pipelines, stepRuns } from '../../src/store/schema';
 import { DB_KINDS, freshPostgresDatabase, tempDir } from '../support/databases';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTransitions, NOT_OWNER } from '../../src/store/transitions';
+import { createStepActivities } from '../../activities/step';
+import { createDbLogSink } from '../../src/agent/log-sink';
+import { createJobSlots } from '../../src/agent/job-slots';
+import { loadPluginCatalogue } from '../../src/plugins/catalogue';
 
 describe.each(DB_KINDS)('status transitions on %s', (kind) => {
   let database: Database;
   let drop: (() => Promise<void>) | undefined;
   const events: StatusEvent[] = [];
   let control: ReturnType<typeof createControlActivities>;
+  let bus: ReturnType<typeof createLocalEventBus>;
 
   beforeAll(async () => {
     const pg = kind === 'postgres' ? await freshPostgresDatabase() : undefined;
     drop = pg?.drop;
     database = await openDatabase({ databaseUrl: pg?.url, dataDir: tempDir('transitions') });
-    const bus = createLocalEventBus();
+    bus = createLocalEventBus();
     bus.subscribe((e) => events.push(e));
     control = createControlActivities({ db: database.db, events: bus });
     const db = database.db;
@@ -71,5 +79,53 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     const [run] = await database.db.select().from(pipelineRuns).where(eq(pipelineRuns.runId, 'run_1'));
     expect(run).toMatchObject({ status: 'success', reason: 'hold' });
     expect(events.filter((e) => e.kind === 'run').map((e) => e.status)).toEqual(['running', 'paused', 'running', 'success']);
+  });
+
+  describe('an agent reports only for jobs it holds', () => {
+    beforeAll(async () => {
+      const db = database.db;
+      await db.insert(jobRuns).values({ jobRunId: 'job_2', runId: 'run_1', stageIndex: 0, stageName: 's', jobIndex: 1, jobKey: 'k', name: 'k', status: 'running', agentId: 'agent_a' });
+      await db.insert(stepRuns).values({ stepRunId: 'step_2', jobRunId: 'job_2', runId: 'run_1', stepIndex: 0, name: 's', status: 'queued' });
+    });
+
+    it('refuses another agent\'s report, without writing or publishing', async () => {
+      const transitions = createTransitions({ db: database.db, events: bus });
+      const before = events.length;
+      const refused = transitions.recordStepStatus({ stepRunId: 'step_2', status: 'running', attempt: 1 }, { agentId: 'agent_b' });
+      await expect(refused).rejects.toThrow(/belongs to a job this agent does not hold/);
+      await expect(refused).rejects.toMatchObject({ type: NOT_OWNER, nonRetryable: true });
+      const [row] = await database.db.select().from(stepRuns).where(eq(stepRuns.stepRunId, 'step_2'));
+      expect(row.status).toBe('queued');
+      expect(events.length).toBe(before);
+      // The holder's report goes through.
+      await transitions.recordStepStatus({ stepRunId: 'step_2', status: 'running', attempt: 1 }, { agentId: 'agent_a' });
+      const [moved] = await database.db.select().from(stepRuns).where(eq(stepRuns.stepRunId, 'step_2'));
+      expect(moved.status).toBe('running');
+      // A job given to another agent (the first was lost): the old agent's late result is refused.
+      await database.db.update(jobRuns).set({ agentId: 'agent_c' }).where(eq(jobRuns.jobRunId, 'job_2'));
+      await expect(transitions.recordStepStatus({ stepRunId: 'step_2', status: 'success', exitCode: 0 }, { agentId: 'agent_a' })).rejects.toThrow(/does not hold/);
+      await transitions.recordStepStatus({ stepRunId: 'step_2', status: 'success', exitCode: 0 }, { agentId: 'agent_c' });
+    });
+
+    it('runs nothing when an agent is asked to run a step of a job it does not hold', async () => {
+      const workspaceRoot = join(tempDir('not-owner'), 'workspaces');
+      const marker = join(workspaceRoot, '..', 'ran');
+      await database.db.insert(stepRuns).values({ stepRunId: 'step_3', jobRunId: 'job_2', runId: 'run_1', stepIndex: 1, name: 't', status: 'queued' });
+      const agentB = createStepActivities({
+        agentId: 'agent_b',
+        workspaceRoot,
+        logSink: createDbLogSink(database.db),
+        transitions: createTransitions({ db: database.db, events: bus }),
+        plugins: loadPluginCatalogue(),
+        slots: createJobSlots(1),
+        killGraceMs: 1000,
+      });
+      const input = { runId: 'run_1', jobRunId: 'job_2', stepRunId: 'step_3', env: {}, secrets: [], timeoutMs: 10_000, attempt: 1, lastAttempt: true };
+      const step = { name: 't', index: 1, run: `touch '${marker}'`, env: {}, args: {}, continueOnError: false, retry: { maxAttempts: 1, delayMs: 0 } };
+      await expect(agentB.runStep({ ...input, step } as never)).rejects.toMatchObject({ type: NOT_OWNER });
+      expect(existsSync(marker)).toBe(false);
+      const [row] = await database.db.select().from(stepRuns).where(eq(stepRuns.stepRunId, 'step_3'));
+      expect(row.status).toBe('queued');
+    });
   });
 });

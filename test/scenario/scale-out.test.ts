@@ -7,6 +7,7 @@ import { freshPostgresDatabase, tempDir } from '../support/databases';
 import { freePorts, killGroup, spawnArcentra } from '../support/process';
 import type { ArcentraProcess } from '../support/process';
 import { SCENARIO_NAMESPACE } from '../support/global-setup';
+import { recordReplayHistory } from '../support/record-replay';
 
 const TOKEN = 'scale-out-admin-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,6 +113,7 @@ describe('scale-out: separate server and agent processes', () => {
     expect(job.agentId).toBe(agentIdOf(survivor));
     expect(job.attempt).toBe(2);
     expect(job.steps.map((s: any) => s.status)).toEqual(['success', 'success']);
+    await recordReplayHistory(inject('temporalAddress'), `pipeline-run/${runId}/job/${job.jobRunId}`, 'job-run-agent-lost', SCENARIO_NAMESPACE);
     await startAgent(victim);
   }, 180_000);
 
