@@ -59,9 +59,9 @@ async function historyBreakdown(client: Client, workflowId: string, steps: numbe
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** `node --import tsx src/cli.ts <role>` directly, so the pid is the process whose RSS we read. */
+/** `bin/arcentra.mjs <role>`, as an operator runs it: the pid is the process whose RSS we read. */
 function arcentra(role: string, env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), role], {
+  const child = spawn(join(ROOT, 'bin', 'arcentra'), [role], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,7 +1,6 @@
 // `arcentra <role>`: all (what npm start runs), server, agent, temporal setup, schema.
 import { writeFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
-import { pipelineJsonSchema } from './spec/json-schema';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { StartupError, startSystem } from './launcher/system';
@@ -31,6 +30,7 @@ async function main(argv: string[]) {
   const role = argv[0];
   if (role === 'schema') {
     // `arcentra schema [file]`: the JSON Schema of pipeline.yaml, for editors.
+    const { pipelineJsonSchema } = await import('./spec/json-schema');
     const text = JSON.stringify(pipelineJsonSchema(), null, 2) + '\n';
     if (argv[1]) writeFileSync(argv[1], text);
     else process.stdout.write(text);

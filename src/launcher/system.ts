@@ -1,23 +1,15 @@
 // Composes the processes of CONTRACT section 1: dev server, database, API, control worker, agent.
-import type { Server } from 'node:http';
-import { createServer } from 'node:http';
 import { Connection, Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { createApp } from '../api/app';
 import { createLocalEventBus } from '../events';
 import type { EventBus } from '../events';
 import { openDatabase } from '../store/db';
 import type { Database } from '../store/db';
-import { createPipelineService } from '../services/pipelines';
-import { createRunService } from '../services/runs';
 import { createTokenService } from '../services/tokens';
-import { createSpecChecker } from '../services/spec-checker';
 import { createAgentService } from '../services/agents';
-import { createApprovalService } from '../services/approvals';
-import { loadPluginCatalogue } from '../plugins/catalogue';
 import { createControlWorker } from '../worker/control-worker';
 import type { WorkflowBundle } from '../worker/control-worker';
 import { createAgent } from '../agent/agent';
@@ -29,6 +21,7 @@ import { loadTemporalSettings } from '../temporal/temporal-config';
 import type { DevServer } from './dev-server';
 import { startDevServer } from './dev-server';
 import { portIsFree } from './ports';
+import { StartupError } from './startup-error';
 
 export interface SystemRoles {
   server: boolean;
@@ -48,7 +41,7 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-export class StartupError extends Error {}
+export { StartupError };
 
 let runtimeInstalled = false;
 function installQuietRuntime() {
@@ -159,45 +152,11 @@ export async function startSystem(opts: {
 
     let apiUrl: string | null = null;
     if (roles.server) {
-      const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
-      for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
-      const specs = createSpecChecker(catalogue);
-      const pipelinesService = createPipelineService(db, specs);
-      const runs = createRunService({ db, temporal: client, settings: { ...settings, namespace }, pipelinesService, specs, temporalUiUrl: temporalUiUrl ?? undefined });
-      const readiness = {
-        async check() {
-          const checks: Record<string, string> = {};
-          await database.ping().then(
-            () => (checks.database = 'ok'),
-            (err: Error) => (checks.database = `error: ${err.message}`),
-          );
-          await client.workflowService.describeNamespace({ namespace }).then(
-            () => (checks.temporal = 'ok'),
-            (err: Error) => (checks.temporal = `error: ${err.message}`),
-          );
-          checks.worker = workers.every((w) => w.getState() === 'RUNNING') ? 'ok' : 'error: control worker not polling';
-          return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
-        },
-      };
-      const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
-      const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger });
-      const server: Server = createServer(app);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(err.code === 'EADDRINUSE' ? new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`) : err),
-        );
-        server.listen(config.port, '0.0.0.0', () => resolve());
-      });
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      apiUrl = config.publicUrl ?? `http://127.0.0.1:${port}`;
-      stack.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      );
+      // Loaded only here: an agent-only process never pays for Express, the spec compiler or the API.
+      const { startApiServer } = await import('./api-server');
+      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger });
+      stack.push(api.close);
+      apiUrl = api.url;
     }
 
     return {

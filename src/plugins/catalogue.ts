@@ -1,7 +1,7 @@
 // The plugin catalogue: builtin plugins shipped in plugins/, plus folders on ARCENTRA_PLUGIN_PATH.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BUILTIN_PLUGIN_DIR } from '../paths';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import * as v from 'valibot';
@@ -10,7 +10,7 @@ import type { ArgIssue, PluginResolution, PluginResolver, ResolvedPlugin } from 
 import { MANIFEST_FILE, Manifest } from './manifest';
 import type { PluginManifest } from './manifest';
 
-export const BUILTIN_PLUGIN_DIR = fileURLToPath(new URL('../../plugins', import.meta.url));
+export { BUILTIN_PLUGIN_DIR };
 export const SHELL_PLUGIN_NAME = 'actions/shell';
 
 export interface CataloguePlugin extends ResolvedPlugin {

@@ -1,7 +1,7 @@
 // Opens the database (embedded PGlite in the data dir, or PostgreSQL) and applies the drizzle migrations.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { MIGRATIONS_FOLDER } from '../paths';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema';
 
@@ -15,7 +15,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+export { MIGRATIONS_FOLDER };
 // Held while migrating so that many servers starting at once migrate one at a time.
 const MIGRATION_LOCK_ID = 0x4152_4345;
 

@@ -1,6 +1,6 @@
 // Reads temporal.yaml: the one place naming the namespace, task queues, search attributes and dev-server options.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { TEMPORAL_YAML_PATH } from '../paths';
 import * as v from 'valibot';
 import { parse } from 'yaml';
 import { requireDuration } from '../duration';
@@ -32,7 +32,7 @@ export type TemporalSettings = v.InferOutput<typeof TemporalYaml> & {
   stepActivityMs: { heartbeatTimeout: number; scheduleToStartTimeout: number; defaultTimeout: number; killGracePeriod: number };
 };
 
-export const TEMPORAL_YAML_PATH = fileURLToPath(new URL('../../temporal.yaml', import.meta.url));
+export { TEMPORAL_YAML_PATH };
 
 let cached: TemporalSettings | undefined;
 

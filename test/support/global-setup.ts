@@ -1,12 +1,12 @@
 // Starts one in-memory Temporal dev server and bundles the workflows once for every test file.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../../src/launcher/dev-server';
 import { freePort } from '../../src/launcher/ports';
 import { loadTemporalSettings } from '../../src/temporal/temporal-config';
-import { WORKFLOWS_PATH } from '../../src/worker/control-worker';
+import { cachedWorkflowBundle } from '../../src/worker/workflow-bundle';
 
 /** A namespace of its own for scenario tests that run separate server and agent processes. */
 export const SCENARIO_NAMESPACE = 'arcentra-scenario';
@@ -22,9 +22,11 @@ export default async function setup(project: TestProject) {
   const dataDir = join(process.cwd(), '.test-data', `temporal-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
   const server = await startDevServer({ settings: loadTemporalSettings(), dataDir, port: await freePort(), ephemeral: true, headless: true, extraNamespaces: [SCENARIO_NAMESPACE] });
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
-  const bundlePath = join(dataDir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
+  // Built once up front, not by the first of several processes a scenario test starts at once.
+  execFileSync(process.execPath, [join(process.cwd(), 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  // The same cached bundle every server process of this checkout uses (scenario tests spawn some).
+  const bundle = await cachedWorkflowBundle();
+  const bundlePath = bundle.codePath;
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {

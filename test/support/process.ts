@@ -1,11 +1,12 @@
-// Runs `arcentra all` as a real process group, as a user would with npm start.
+// Runs `arcentra <role>` as a real process group, as a user would with npm start.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../../src/launcher/ports';
 
 export const ROOT = process.cwd();
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+/** The launcher an operator runs (what `npm start` runs too): the built CLI under plain node. */
+const ARCENTRA = join(ROOT, 'bin', 'arcentra');
 
 export interface ArcentraProcess {
   child: ChildProcess;
@@ -17,7 +18,7 @@ export interface ArcentraProcess {
 }
 
 export function spawnArcentra(env: Record<string, string>, args = ['all']): ArcentraProcess {
-  const child = spawn(TSX, [join(ROOT, 'src', 'cli.ts'), ...args], {
+  const child = spawn(ARCENTRA, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ...env },
     detached: true, // its own process group, like a terminal's job

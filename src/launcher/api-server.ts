@@ -1,0 +1,70 @@
+// The HTTP API of a server process: services over the database and Temporal, behind Express.
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { createApp } from '../api/app';
+import type { Database, Db } from '../store/db';
+import { createPipelineService } from '../services/pipelines';
+import { createRunService } from '../services/runs';
+import { createTokenService } from '../services/tokens';
+import { createSpecChecker } from '../services/spec-checker';
+import { createAgentService } from '../services/agents';
+import { createApprovalService } from '../services/approvals';
+import { loadPluginCatalogue } from '../plugins/catalogue';
+import type { TemporalSettings } from '../temporal/temporal-config';
+import { StartupError } from './startup-error';
+
+export async function startApiServer(opts: {
+  config: Config;
+  db: Db;
+  database: Database;
+  client: Client;
+  settings: TemporalSettings;
+  temporalUiUrl: string | null;
+  workers: Worker[];
+  logger: Logger;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const { config, db, database, client, settings, workers, logger } = opts;
+  const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
+  for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
+  const specs = createSpecChecker(catalogue);
+  const pipelinesService = createPipelineService(db, specs);
+  const runs = createRunService({ db, temporal: client, settings, pipelinesService, specs, temporalUiUrl: opts.temporalUiUrl ?? undefined });
+  const readiness = {
+    async check() {
+      const checks: Record<string, string> = {};
+      await database.ping().then(
+        () => (checks.database = 'ok'),
+        (err: Error) => (checks.database = `error: ${err.message}`),
+      );
+      await client.workflowService.describeNamespace({ namespace: settings.namespace }).then(
+        () => (checks.temporal = 'ok'),
+        (err: Error) => (checks.temporal = `error: ${err.message}`),
+      );
+      checks.worker = workers.every((w) => w.getState() === 'RUNNING') ? 'ok' : 'error: control worker not polling';
+      return { ok: Object.values(checks).every((c) => c === 'ok'), checks };
+    },
+  };
+  const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
+  const app = createApp({ tokens: createTokenService(db), pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`) : err),
+    );
+    server.listen(config.port, '0.0.0.0', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    url: config.publicUrl ?? `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
