@@ -128,6 +128,8 @@ const WRONG_TYPE: Case[] = [
   { name: 'step retry delay a number', yaml: step('retry: {§delay: 5}'), path: 'jobs[0].steps[0].retry.delay', message: /must be a duration/ },
   { name: 'workingDirectory absolute', yaml: step('§workingDirectory: /etc'), path: 'jobs[0].steps[0].workingDirectory', message: /relative to the workspace/ },
   { name: 'working_directory escaping', yaml: step('§working_directory: ../x'), path: 'jobs[0].steps[0].working_directory', message: /does not leave it/ },
+  { name: 'workingDirectory ../../etc', yaml: step('§workingDirectory: ../../etc'), path: 'jobs[0].steps[0].workingDirectory', message: /does not leave it/ },
+  { name: 'workingDirectory escaping after a detour', yaml: step('§workingDirectory: ./a/../../../etc'), path: 'jobs[0].steps[0].workingDirectory', message: /does not leave it/ },
   { name: 'workingDirectory a number', yaml: step('§workingDirectory: 5'), path: 'jobs[0].steps[0].workingDirectory', message: /must be a string/ },
 ];
 
