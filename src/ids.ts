@@ -5,6 +5,11 @@ export function newId(prefix: string): string {
   return `${prefix}_${randomBytes(10).toString('base64url').replace(/[-_]/g, '').slice(0, 12).toLowerCase()}${randomBytes(3).toString('hex')}`;
 }
 
+/** The same id for the same key, in the shape of newId: a retried request maps to one run (and one workflow id). */
+export function idFor(prefix: string, key: string): string {
+  return `${prefix}_${createHash('sha256').update(key).digest('hex').slice(0, 18)}`;
+}
+
 export function newSecretToken(): string {
   return `arc_${randomBytes(24).toString('base64url')}`;
 }

@@ -12,6 +12,7 @@ import { sendError, sendOk } from './envelope';
 import { pipelineRoutes } from './routes/pipelines';
 import { agentRoutes } from './routes/agents';
 import { approvalRoutes } from './routes/approvals';
+import { tokenRoutes } from './routes/tokens';
 import type { ApprovalService } from '../services/approvals';
 import type { AgentService } from '../services/agents';
 
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps) {
   api.use('/pipelines', pipelineRoutes(deps));
   api.use('/agents', agentRoutes(deps));
   api.use('/approvals', approvalRoutes(deps));
+  api.use('/tokens', tokenRoutes(deps));
   app.use('/api/v1', api);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`no route ${req.method} ${req.path}`)));

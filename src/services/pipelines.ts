@@ -25,6 +25,44 @@ export interface CreatePipelineInput {
   format?: 'yaml' | 'yml' | 'json';
 }
 
+export interface UpdatePipelineInput {
+  projectId?: string;
+  name?: string;
+  description?: string;
+  repoUrl?: string | null;
+  defaultBranch?: string;
+  pipelineFilePath?: string;
+  saveMode?: 'direct' | 'pr';
+  prTargetBranch?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SaveSpecInput {
+  spec: unknown;
+  format?: 'yaml' | 'yml' | 'json';
+  expectedHeadCommitSha?: string | null;
+  commitMessage?: string;
+  requestId?: string;
+  editor?: string;
+}
+
+export interface SaveSpecResult {
+  commitSha: string;
+  branch: string | null;
+  saveMode: 'direct' | 'pr';
+  prUrl: string | null;
+  prBranch: string | null;
+}
+
+const ACTIVE_RUN_STATUSES = ['pending', 'running', 'paused'];
+
+/** `saveMode: pr` needs a repository to open the pull request in. */
+function checkSaveMode(repoUrl: string | null, saveMode: string) {
+  if (!repoUrl && saveMode === 'pr') {
+    throw new InvalidInput('saveMode: pr needs a git-backed pipeline (a repoUrl); an inline pipeline saves directly', [{ path: 'saveMode', message: 'pr needs repoUrl' }]);
+  }
+}
+
 export function toPipelineView(row: PipelineRow, lastRun: { runId: string; status: string } | null) {
   return {
     pipelineId: row.pipelineId,
@@ -76,6 +114,7 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
           { path: 'spec', message: 'not allowed with repoUrl' },
         ]);
       }
+      checkSaveMode(input.repoUrl ?? null, input.saveMode ?? 'direct');
       if (input.spec !== undefined) specs.compileOrReject(input.spec, input.format);
       const pipelineId = newId('pl');
       const revisionId = input.spec !== undefined ? newId('rev') : null;
@@ -134,6 +173,101 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
         .offset((q.page - 1) * q.pageSize);
       const list = await Promise.all(rows.map(async (r) => toPipelineView(r, await lastRunOf(r.pipelineId))));
       return { list, total, page: q.page, pageSize: q.pageSize };
+    },
+
+    /** PUT: a partial update; the name stays unique in its project. */
+    async update(principal: Principal, pipelineId: string, patch: UpdatePipelineInput) {
+      const row = await load(principal, pipelineId);
+      if (patch.projectId !== undefined && patch.projectId !== row.projectId) {
+        throw new InvalidInput('projectId: a pipeline cannot move to another project', [{ path: 'projectId', message: 'cannot be changed' }]);
+      }
+      const repoUrl = patch.repoUrl !== undefined ? patch.repoUrl : row.repoUrl;
+      checkSaveMode(repoUrl, patch.saveMode ?? row.saveMode);
+      const set: Partial<PipelineRow> = { updatedAt: new Date() };
+      for (const key of ['name', 'description', 'repoUrl', 'defaultBranch', 'pipelineFilePath', 'saveMode', 'prTargetBranch', 'metadata'] as const) {
+        if (patch[key] !== undefined) (set as Record<string, unknown>)[key] = patch[key];
+      }
+      try {
+        await db.update(pipelines).set(set).where(eq(pipelines.pipelineId, pipelineId));
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new Conflict(`a pipeline named "${patch.name}" already exists in project ${row.projectId}`);
+        throw err;
+      }
+      return toPipelineView(await load(principal, pipelineId), await lastRunOf(pipelineId));
+    },
+
+    /** Runs of the pipeline that have not finished. */
+    async activeRuns(principal: Principal, pipelineId: string) {
+      await load(principal, pipelineId);
+      return db
+        .select({ runId: pipelineRuns.runId, status: pipelineRuns.status })
+        .from(pipelineRuns)
+        .where(and(eq(pipelineRuns.pipelineId, pipelineId), inArray(pipelineRuns.status, ACTIVE_RUN_STATUSES)));
+    },
+
+    /**
+     * Deletes the pipeline (its past runs stay readable by run id). Refused while a run is active,
+     * unless `force` (the caller has asked those runs to stop). The row lock is the one trigger takes,
+     * so no run can start in between.
+     */
+    async remove(principal: Principal, pipelineId: string, force: boolean) {
+      await load(principal, pipelineId);
+      await db.transaction(async (tx) => {
+        await tx.select({ id: pipelines.pipelineId }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
+        const active = await tx
+          .select({ runId: pipelineRuns.runId })
+          .from(pipelineRuns)
+          .where(and(eq(pipelineRuns.pipelineId, pipelineId), inArray(pipelineRuns.status, ACTIVE_RUN_STATUSES)));
+        if (active.length && !force) {
+          throw new Conflict(`pipeline ${pipelineId} has ${active.length} active run(s); stop them first or delete with ?force=true`, { activeRunIds: active.map((r) => r.runId) });
+        }
+        await tx.update(pipelines).set({ deletedAt: new Date(), updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
+      });
+    },
+
+    /**
+     * Saves a new revision of an inline definition: checked first (400, nothing written), then only
+     * on top of `expectedHeadCommitSha` (409 with the current head otherwise). A repeated
+     * `requestId` answers with the revision it made the first time.
+     */
+    async saveInlineSpec(principal: Principal, pipelineId: string, input: SaveSpecInput): Promise<SaveSpecResult> {
+      const row = await load(principal, pipelineId);
+      if (row.repoUrl) throw new InvalidInput('saving a git-backed definition is not available in this build');
+      checkSaveMode(row.repoUrl, row.saveMode);
+      specs.compileOrReject(input.spec, input.format);
+      const result = (revisionId: string): SaveSpecResult => ({ commitSha: revisionId, branch: null, saveMode: 'direct', prUrl: null, prBranch: null });
+      return db.transaction(async (tx) => {
+        // Serializes saves (and triggers) of this pipeline: the head check and the write are one step.
+        const [locked] = await tx.select({ head: pipelines.currentRevisionId }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
+        if (input.requestId) {
+          const [earlier] = await tx
+            .select({ revisionId: pipelineRevisions.revisionId })
+            .from(pipelineRevisions)
+            .where(and(eq(pipelineRevisions.pipelineId, pipelineId), eq(pipelineRevisions.requestId, input.requestId)));
+          if (earlier) return result(earlier.revisionId);
+        }
+        if ((input.expectedHeadCommitSha ?? null) !== locked.head) {
+          throw new Conflict(
+            locked.head
+              ? `the definition has moved on: it is at ${locked.head}, not ${input.expectedHeadCommitSha ?? '(none given)'}; reload it and save again`
+              : `the pipeline has no definition yet; save without expectedHeadCommitSha`,
+            { currentHeadCommitSha: locked.head },
+          );
+        }
+        const revisionId = newId('rev');
+        await tx.insert(pipelineRevisions).values({
+          revisionId,
+          pipelineId,
+          parentRevisionId: locked.head,
+          spec: input.spec,
+          format: input.format ?? 'yaml',
+          commitMessage: input.commitMessage ?? '',
+          editor: input.editor ?? principal.name,
+          requestId: input.requestId ?? null,
+        });
+        await tx.update(pipelines).set({ currentRevisionId: revisionId, updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
+        return result(revisionId);
+      });
     },
 
     /** GET …/spec: the current definition and the revision it is at. */

@@ -6,7 +6,7 @@ import { TypedSearchAttributes, defineSearchAttributeKey, SearchAttributeType } 
 import type { Db } from '../store/db';
 import { approvals, jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
 import { Conflict, InvalidInput, NotFound } from '../errors';
-import { newId } from '../ids';
+import { idFor, newId } from '../ids';
 import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
 import { isFinal } from '../statuses';
@@ -141,7 +141,9 @@ export function createRunService(deps: RunServiceDeps) {
       const variables: Record<string, string> = { ...pipeline.variables };
       for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
 
-      const runId = newId('run');
+      // With a requestId the run id, and so the workflow id, follows from it: even a second start that
+      // got past the database check would be refused by Temporal as a duplicate workflow id.
+      const runId = input.requestId ? idFor('run', `${pipelineId}\u0000${input.requestId}`) : newId('run');
       const workflowId = pipelineRunWorkflowId(runId);
       const created = await db.transaction(async (tx) => {
         // Serializes triggers of one pipeline: run numbers and requestId checks never race.

@@ -1,11 +1,26 @@
 // API tokens: random secrets stored only as hashes; the bootstrap admin token is one of them.
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../store/db';
 import { apiTokens, systemSettings } from '../store/schema';
 import { hashToken, newId, newSecretToken } from '../ids';
 import type { Principal, Role } from '../roles';
+import { NotFound } from '../errors';
+
+type TokenRow = typeof apiTokens.$inferSelect;
+
+/** A token as the API shows it: never its secret or hash. */
+function toTokenView(row: TokenRow) {
+  return {
+    tokenId: row.tokenId,
+    name: row.name,
+    role: row.role,
+    projectIds: row.projectIds ?? null,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
+  };
+}
 
 const BOOTSTRAP_KEY = 'bootstrap_admin_token_id';
 
@@ -33,7 +48,32 @@ export function createTokenService(db: Db) {
         tokenHash: hashToken(secret),
         expiresAt: input.expiresAt ?? null,
       });
-      return { tokenId, token: secret };
+      const [row] = await db.select().from(apiTokens).where(eq(apiTokens.tokenId, tokenId));
+      return { ...toTokenView(row), token: secret };
+    },
+
+    /** Live tokens (revoked ones are gone from the list), newest first. */
+    async list(q: { page: number; pageSize: number }) {
+      const where = isNull(apiTokens.revokedAt);
+      const [{ total }] = await db.select({ total: count() }).from(apiTokens).where(where);
+      const rows = await db
+        .select()
+        .from(apiTokens)
+        .where(where)
+        .orderBy(desc(apiTokens.createdAt), desc(apiTokens.tokenId))
+        .limit(q.pageSize)
+        .offset((q.page - 1) * q.pageSize);
+      return { list: rows.map(toTokenView), total, page: q.page, pageSize: q.pageSize };
+    },
+
+    /** Revokes a token at once: its next request is a 401. Unknown or already revoked: 404. */
+    async revoke(tokenId: string) {
+      const [row] = await db
+        .update(apiTokens)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(apiTokens.tokenId, tokenId), isNull(apiTokens.revokedAt)))
+        .returning({ tokenId: apiTokens.tokenId });
+      if (!row) throw new NotFound(`token ${tokenId} not found`);
     },
 
     /**

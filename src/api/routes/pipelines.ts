@@ -32,6 +32,26 @@ const CreatePipeline = v.object({
   format: v.optional(Format),
 });
 
+const UpdatePipeline = v.object({
+  projectId: v.optional(Name),
+  name: v.optional(Name),
+  description: OptionalText,
+  repoUrl: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(2000)))),
+  defaultBranch: v.optional(Name),
+  pipelineFilePath: v.optional(Name),
+  saveMode: v.optional(v.picklist(['direct', 'pr'], 'must be direct or pr')),
+  prTargetBranch: v.optional(v.nullable(Name)),
+  metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
+});
+const DeleteQuery = v.object({ force: v.optional(v.picklist(['true', 'false', '1', '0'], 'must be true or false')) });
+const SaveSpec = v.object({
+  spec: v.pipe(v.unknown(), v.check((x) => x !== undefined && x !== null, 'is required: send the pipeline definition as a structured object (or YAML/JSON text)')),
+  format: v.optional(Format),
+  expectedHeadCommitSha: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters')))),
+  commitMessage: v.optional(v.pipe(v.string('must be a string'), v.maxLength(10_000, 'must be at most 10000 characters'))),
+  requestId: v.optional(v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'))),
+  editor: OptionalText,
+});
 const Variables = v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], 'must be a string, number or boolean'), 'must be an object');
 const Trigger = v.object({
   variables: v.optional(Variables),
@@ -98,6 +118,30 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
   });
   r.get('/:pipelineId', allow('read'), async (req, res) => {
     sendOk(res, await deps.pipelines.get(principalOf(req), param(req, 'pipelineId')));
+  });
+  r.put('/:pipelineId', allow('edit'), async (req, res) => {
+    rejectLegacyContent(req.body);
+    const body = parseInput(UpdatePipeline, req.body);
+    sendOk(res, await deps.pipelines.update(principalOf(req), param(req, 'pipelineId'), body));
+  });
+  r.delete('/:pipelineId', allow('edit'), async (req, res) => {
+    const q = parseInput(DeleteQuery, req.query, 'query');
+    const force = q.force === 'true' || q.force === '1';
+    const principal = principalOf(req);
+    const pipelineId = param(req, 'pipelineId');
+    if (force) {
+      // Stop first, then delete: the delete itself re-checks under the pipeline's lock.
+      for (const run of await deps.pipelines.activeRuns(principal, pipelineId)) {
+        await deps.runs.control(principal, pipelineId, run.runId, 'stop', { reason: 'pipeline deleted' }).catch(() => undefined);
+      }
+    }
+    await deps.pipelines.remove(principal, pipelineId, force);
+    sendOk(res);
+  });
+  r.post('/:pipelineId/spec/save', allow('edit'), async (req, res) => {
+    rejectLegacyContent(req.body);
+    const body = parseInput(SaveSpec, req.body);
+    sendOk(res, await deps.pipelines.saveInlineSpec(principalOf(req), param(req, 'pipelineId'), body));
   });
   r.get('/:pipelineId/spec', allow('read'), async (req, res) => {
     sendOk(res, await deps.pipelines.getSpec(principalOf(req), param(req, 'pipelineId')));
