@@ -7,7 +7,9 @@ import type { PipelineService } from '../services/pipelines';
 import type { RunService } from '../services/runs';
 import type { TokenService } from '../services/tokens';
 import type { SpecChecker } from '../services/spec-checker';
-import { authenticate } from './auth';
+import { allow, authenticate } from './auth';
+import type { Operation } from './operations';
+import { openApiDocument } from './openapi';
 import { sendError, sendOk } from './envelope';
 import { pipelineRoutes } from './routes/pipelines';
 import { agentRoutes } from './routes/agents';
@@ -53,12 +55,18 @@ export function createApp(deps: AppDeps) {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: '1mb', strict: false }));
+  // Who first, then the body: a request without a valid token is a 401 whatever it carries.
   api.use(authenticate(deps.tokens));
-  api.use('/pipelines', pipelineRoutes(deps));
-  api.use('/agents', agentRoutes(deps));
-  api.use('/approvals', approvalRoutes(deps));
-  api.use('/tokens', tokenRoutes(deps));
+  api.use(express.json({ limit: '1mb', strict: false }));
+  const operations: Operation[] = [];
+  api.use('/pipelines', pipelineRoutes(deps, operations));
+  api.use('/agents', agentRoutes(deps, operations));
+  api.use('/approvals', approvalRoutes(deps, operations));
+  api.use('/tokens', tokenRoutes(deps, operations));
+  const openapi = openApiDocument(operations);
+  api.get('/openapi.json', allow('read'), (_req, res) => {
+    res.json(openapi);
+  });
   app.use('/api/v1', api);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(new NotFound(`no route ${req.method} ${req.path}`)));

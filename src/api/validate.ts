@@ -3,6 +3,10 @@ import * as v from 'valibot';
 import { InvalidInput } from '../errors';
 
 export function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, where: 'body' | 'query' = 'body'): v.InferOutput<S> {
+  // valibot's object() takes an array for an object; a JSON body must be an object proper.
+  if (where === 'body' && input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+    throw new InvalidInput('body: must be a JSON object', [{ path: 'body', message: 'must be a JSON object' }]);
+  }
   const result = v.safeParse(schema, input ?? {});
   if (result.success) return result.output;
   const details = result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? where, message: issue.message }));

@@ -1,6 +1,5 @@
 // /api/v1/pipelines: thin handlers over the pipeline and run services.
-import { Router } from 'express';
-import type { Request } from 'express';
+import type { Request, Router } from 'express';
 import * as v from 'valibot';
 import { InvalidInput } from '../../errors';
 import type { PipelineService } from '../../services/pipelines';
@@ -9,9 +8,11 @@ import type { ApprovalService } from '../../services/approvals';
 import type { SpecChecker } from '../../services/spec-checker';
 import { countJobsAndStages } from '../../spec';
 import { pipelineJsonSchema } from '../../spec/json-schema';
-import { allow, principalOf } from '../auth';
+import { principalOf } from '../auth';
 import { sendOk } from '../envelope';
-import { Pagination, parseInput } from '../validate';
+import { routeGroup } from '../operations';
+import type { Operation } from '../operations';
+import { Pagination } from '../validate';
 
 const Format = v.picklist(['yaml', 'yml', 'json'], 'must be one of yaml, yml, json');
 const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
@@ -86,29 +87,27 @@ function rejectLegacyContent(body: unknown) {
   }
 }
 
-export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService; specs: SpecChecker; approvals: ApprovalService }): Router {
-  const r = Router();
+export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunService; specs: SpecChecker; approvals: ApprovalService }, registry: Operation[]): Router {
+  const g = routeGroup('/api/v1/pipelines', registry);
+  const noContent = { before: (req: Request) => rejectLegacyContent(req.body) };
 
-  r.post('/', allow('edit'), async (req, res) => {
-    rejectLegacyContent(req.body);
-    const body = parseInput(CreatePipeline, req.body);
+  g.add({ method: 'post', path: '/', action: 'edit', summary: 'Create a pipeline (inline with an optional spec, or git-backed)', body: CreatePipeline, conflicts: true, ...noContent }, async (req, res, { body }) => {
     sendOk(res, await deps.pipelines.create(principalOf(req), body));
   });
-  r.get('/', allow('read'), async (req, res) => {
-    sendOk(res, await deps.pipelines.list(principalOf(req), parseInput(ListPipelines, req.query, 'query')));
+  g.add({ method: 'get', path: '/', action: 'read', summary: 'List pipelines', query: ListPipelines }, async (req, res, { query }) => {
+    sendOk(res, await deps.pipelines.list(principalOf(req), query));
   });
   // Registered before "/:pipelineId" so that "schema.json" and "runs" are never taken for pipeline ids.
-  r.get('/schema.json', allow('read'), (_req, res) => {
+  g.add({ method: 'get', path: '/schema.json', action: 'read', summary: 'The JSON Schema of the pipeline spec', produces: 'application/json' }, (_req, res) => {
     res.json(pipelineJsonSchema());
   });
-  r.get('/runs/:runId', allow('read'), async (req, res) => {
+  g.add({ method: 'get', path: '/runs/:runId', action: 'read', summary: 'A run with its tree of JobRuns and StepRuns' }, async (req, res) => {
     sendOk(res, await deps.runs.get(principalOf(req), param(req, 'runId')));
   });
-  r.get('/runs/:runId/approvals', allow('read'), async (req, res) => {
+  g.add({ method: 'get', path: '/runs/:runId/approvals', action: 'read', summary: "A run's approval gates" }, async (req, res) => {
     sendOk(res, await deps.approvals.listForRun(principalOf(req), param(req, 'runId')));
   });
-  r.get('/runs/:runId/steps/:stepRunId/logs', allow('read'), async (req, res) => {
-    const q = parseInput(LogsQuery, req.query, 'query');
+  g.add({ method: 'get', path: '/runs/:runId/steps/:stepRunId/logs', action: 'read', summary: "A step's log lines from fromLine (download=1: text/plain)", query: LogsQuery }, async (req, res, { query: q }) => {
     if (q.download === '1' || q.download === 'true') {
       const page = await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, 10000);
       res.type('text/plain').send(page.lines.map((l) => l.content).join('\n') + (page.lines.length ? '\n' : ''));
@@ -116,17 +115,14 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
     }
     sendOk(res, await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, q.limit));
   });
-  r.get('/:pipelineId', allow('read'), async (req, res) => {
+  g.add({ method: 'get', path: '/:pipelineId', action: 'read', summary: 'A pipeline' }, async (req, res) => {
     sendOk(res, await deps.pipelines.get(principalOf(req), param(req, 'pipelineId')));
   });
-  r.put('/:pipelineId', allow('edit'), async (req, res) => {
-    rejectLegacyContent(req.body);
-    const body = parseInput(UpdatePipeline, req.body);
+  g.add({ method: 'put', path: '/:pipelineId', action: 'edit', summary: "Update some of a pipeline's fields", body: UpdatePipeline, conflicts: true, ...noContent }, async (req, res, { body }) => {
     sendOk(res, await deps.pipelines.update(principalOf(req), param(req, 'pipelineId'), body));
   });
-  r.delete('/:pipelineId', allow('edit'), async (req, res) => {
-    const q = parseInput(DeleteQuery, req.query, 'query');
-    const force = q.force === 'true' || q.force === '1';
+  g.add({ method: 'delete', path: '/:pipelineId', action: 'edit', summary: 'Delete a pipeline (409 while a run is active, unless force=true stops them)', query: DeleteQuery, conflicts: true }, async (req, res, { query }) => {
+    const force = query.force === 'true' || query.force === '1';
     const principal = principalOf(req);
     const pipelineId = param(req, 'pipelineId');
     if (force) {
@@ -138,34 +134,28 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
     await deps.pipelines.remove(principal, pipelineId, force);
     sendOk(res);
   });
-  r.post('/:pipelineId/spec/save', allow('edit'), async (req, res) => {
-    rejectLegacyContent(req.body);
-    const body = parseInput(SaveSpec, req.body);
-    sendOk(res, await deps.pipelines.saveInlineSpec(principalOf(req), param(req, 'pipelineId'), body));
-  });
-  r.get('/:pipelineId/spec', allow('read'), async (req, res) => {
+  g.add({ method: 'get', path: '/:pipelineId/spec', action: 'read', summary: 'The current definition and its head commit' }, async (req, res) => {
     sendOk(res, await deps.pipelines.getSpec(principalOf(req), param(req, 'pipelineId')));
   });
-  r.post('/:pipelineId/spec/validate', allow('read'), async (req, res) => {
-    rejectLegacyContent(req.body);
-    const body = parseInput(ValidateSpec, req.body);
+  g.add({ method: 'post', path: '/:pipelineId/spec/validate', action: 'read', summary: 'Check a definition without saving it', body: ValidateSpec, ...noContent }, async (req, res, { body }) => {
     await deps.pipelines.load(principalOf(req), param(req, 'pipelineId'));
     const result = deps.specs.check(body.spec, body.format);
     sendOk(res, { valid: result.valid, errors: result.errors, warnings: result.warnings, ...countJobsAndStages(result) });
   });
-  r.post('/:pipelineId/trigger', allow('operate'), async (req, res) => {
-    const body = parseInput(Trigger, req.body);
+  g.add({ method: 'post', path: '/:pipelineId/spec/save', action: 'edit', summary: 'Save a definition on top of expectedHeadCommitSha', body: SaveSpec, conflicts: true, ...noContent }, async (req, res, { body }) => {
+    sendOk(res, await deps.pipelines.saveInlineSpec(principalOf(req), param(req, 'pipelineId'), body));
+  });
+  g.add({ method: 'post', path: '/:pipelineId/trigger', action: 'operate', summary: 'Start a run (one run per requestId)', body: Trigger }, async (req, res, { body }) => {
     sendOk(res, await deps.runs.trigger(principalOf(req), param(req, 'pipelineId'), body));
   });
-  r.get('/:pipelineId/runs', allow('read'), async (req, res) => {
-    sendOk(res, await deps.runs.list(principalOf(req), param(req, 'pipelineId'), parseInput(ListRuns, req.query, 'query')));
+  g.add({ method: 'get', path: '/:pipelineId/runs', action: 'read', summary: "A pipeline's runs, newest first", query: ListRuns }, async (req, res, { query }) => {
+    sendOk(res, await deps.runs.list(principalOf(req), param(req, 'pipelineId'), query));
   });
   for (const action of ['pause', 'resume', 'stop'] as const) {
-    r.post(`/:pipelineId/runs/:runId/${action}`, allow('operate'), async (req, res) => {
-      const body = parseInput(RunControl, req.body);
+    g.add({ method: 'post', path: `/:pipelineId/runs/:runId/${action}`, action: 'operate', summary: `${action[0].toUpperCase()}${action.slice(1)} a run`, body: RunControl, conflicts: true }, async (req, res, { body }) => {
       await deps.runs.control(principalOf(req), param(req, 'pipelineId'), param(req, 'runId'), action, body);
       sendOk(res);
     });
   }
-  return r;
+  return g.router;
 }

@@ -1,13 +1,14 @@
 // /api/v1/tokens: API tokens (admin only). The secret is in the create answer and nowhere else.
-import { Router } from 'express';
+import type { Router } from 'express';
 import * as v from 'valibot';
 import { ROLES } from '../../roles';
 import type { TokenService } from '../../services/tokens';
-import { allow } from '../auth';
 import { sendOk } from '../envelope';
-import { Pagination, parseInput } from '../validate';
+import { routeGroup } from '../operations';
+import type { Operation } from '../operations';
+import { Pagination } from '../validate';
 
-const CreateToken = v.object({
+export const CreateToken = v.object({
   name: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters')),
   role: v.picklist(ROLES, `must be one of ${ROLES.join(', ')}`),
   projectIds: v.optional(
@@ -30,19 +31,17 @@ const CreateToken = v.object({
   ),
 });
 
-export function tokenRoutes(deps: { tokens: TokenService }): Router {
-  const r = Router();
-  r.use(allow('admin'));
-  r.post('/', async (req, res) => {
-    const body = parseInput(CreateToken, req.body);
+export function tokenRoutes(deps: { tokens: TokenService }, registry: Operation[]): Router {
+  const g = routeGroup('/api/v1/tokens', registry);
+  g.add({ method: 'post', path: '/', action: 'admin', summary: 'Create an API token (its secret is in this answer only)', body: CreateToken }, async (_req, res, { body }) => {
     sendOk(res, await deps.tokens.create({ name: body.name, role: body.role, projectIds: body.projectIds ?? null, expiresAt: body.expiresAt ?? null }));
   });
-  r.get('/', async (req, res) => {
-    sendOk(res, await deps.tokens.list(parseInput(v.object(Pagination), req.query, 'query')));
+  g.add({ method: 'get', path: '/', action: 'admin', summary: 'List live API tokens', query: v.object(Pagination) }, async (_req, res, { query }) => {
+    sendOk(res, await deps.tokens.list(query));
   });
-  r.delete('/:tokenId', async (req, res) => {
+  g.add({ method: 'delete', path: '/:tokenId', action: 'admin', summary: 'Revoke an API token' }, async (req, res) => {
     await deps.tokens.revoke(String(req.params.tokenId));
     sendOk(res);
   });
-  return r;
+  return g.router;
 }
