@@ -53,7 +53,6 @@ interface RouteCase {
 
 describe('API conformance (every route, from the OpenAPI document)', () => {
   let sys: TestSystem;
-  let f: Fixture;
   const tokens: Record<string, string> = {};
   let otherProject: string;
   let n = 0;
