@@ -7,6 +7,9 @@ import type * as v from 'valibot';
 import type { Action } from '../roles';
 import { allow } from './auth';
 import { parseInput } from './validate';
+import { NotFound } from '../errors';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -60,6 +63,10 @@ export function routeGroup(mountPath: string, registry: Operation[]) {
         conflicts: spec.conflicts,
       });
       router[spec.method](spec.path, allow(spec.action), async (req: Request, res: Response) => {
+        for (const [name, value] of Object.entries(req.params)) {
+          // Our ids are short and plain; anything else (a NUL, a traversal, 5 KB) names nothing.
+          if (!ID.test(String(value))) throw new NotFound(`${name} ${JSON.stringify(String(value).slice(0, 80))} not found`);
+        }
         spec.before?.(req);
         const body = (spec.body ? parseInput(spec.body, req.body) : undefined) as Parsed<B>;
         const query = (spec.query ? parseInput(spec.query, req.query, 'query') : undefined) as Parsed<Q>;

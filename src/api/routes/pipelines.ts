@@ -7,6 +7,7 @@ import type { RunService } from '../../services/runs';
 import type { ApprovalService } from '../../services/approvals';
 import type { SpecChecker } from '../../services/spec-checker';
 import { countJobsAndStages } from '../../spec';
+import { RUN_STATUSES } from '../../statuses';
 import { pipelineJsonSchema } from '../../spec/json-schema';
 import { principalOf } from '../auth';
 import { sendOk } from '../envelope';
@@ -67,7 +68,7 @@ const ValidateSpec = v.object({
 });
 const RunControl = v.object({ reason: OptionalText, operator: OptionalText });
 const ListPipelines = v.object({ projectId: v.optional(v.string()), name: v.optional(v.string()), ...Pagination });
-const ListRuns = v.object({ status: v.optional(v.string()), ...Pagination });
+const ListRuns = v.object({ status: v.optional(v.picklist(RUN_STATUSES, `must be one of ${RUN_STATUSES.join(', ')}`)), ...Pagination });
 const LogsQuery = v.object({
   fromLine: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')), '1'),
   limit: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1), v.maxValue(10000, 'must be at most 10000')), '1000'),
