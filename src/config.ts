@@ -22,6 +22,8 @@ const Env = v.object({
   ARCENTRA_PLUGIN_PATH: v.optional(v.string()),
   ARCENTRA_AGENT_TOKEN: v.optional(v.pipe(v.string(), v.minLength(8, 'must be a registration token from POST /api/v1/agents/tokens'))),
   ARCENTRA_AGENT_MAX_JOBS: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(256, 'must be at most 256'))),
+  ARCENTRA_ALLOW_FILE_REPOS: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
+  ARCENTRA_SECRET_KEY: v.optional(v.pipe(v.string(), v.minLength(32, 'must be 64 hex characters or the base64 of 32 bytes'))),
   ARCENTRA_LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
 });
 
@@ -42,6 +44,10 @@ export interface Config {
   pluginPath?: string;
   agentToken?: string;
   agentMaxJobs?: number;
+  /** file:// and local-path repository URLs (tests, single-machine setups). */
+  allowFileRepos?: boolean;
+  /** Key that seals repository credentials; unset: one generated in the data dir. */
+  secretKey?: string;
   logLevel: string;
 }
 
@@ -82,6 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pluginPath: e.ARCENTRA_PLUGIN_PATH,
     agentToken: e.ARCENTRA_AGENT_TOKEN,
     agentMaxJobs: e.ARCENTRA_AGENT_MAX_JOBS,
+    allowFileRepos: e.ARCENTRA_ALLOW_FILE_REPOS === '1',
+    secretKey: e.ARCENTRA_SECRET_KEY,
     logLevel: e.ARCENTRA_LOG_LEVEL,
   };
 }

@@ -1,6 +1,23 @@
 // The process logger (pino). Secrets never reach it: requests are logged by path only.
 import pino from 'pino';
 
-export function createLogger(level: string) {
-  return pino({ level, base: { service: 'arcentra' }, redact: { paths: ['req.headers.authorization', 'token', '*.token', 'secret', '*.secret'], censor: '***' } });
+/** Field names whose values are secrets wherever they appear in a logged object. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'headers.authorization',
+  'authorization',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'credentials',
+  '*.credentials',
+  'webhookSecret',
+  '*.webhookSecret',
+];
+
+export function createLogger(level: string, destination?: pino.DestinationStream) {
+  return pino({ level, base: { service: 'arcentra' }, redact: { paths: REDACTED_PATHS, censor: '***' } }, destination);
 }

@@ -16,6 +16,10 @@ import { createApprovalService } from '../services/approvals';
 import { loadPluginCatalogue } from '../plugins/catalogue';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { StartupError } from './startup-error';
+import { join } from 'node:path';
+import { createSecretBox, loadOrCreateKey } from '../git/credentials';
+import { createRepoCache } from '../git/repo-cache';
+import { createGitDefinitions } from '../services/git-definitions';
 
 export async function startApiServer(opts: {
   config: Config;
@@ -31,7 +35,10 @@ export async function startApiServer(opts: {
   const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
   for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
   const specs = createSpecChecker(catalogue);
-  const pipelinesService = createPipelineService(db, specs);
+  // Repository credentials are sealed with this key: servers of one installation must share it.
+  const box = createSecretBox(loadOrCreateKey(config.dataDir, config.secretKey));
+  const git = createGitDefinitions({ cache: createRepoCache({ cacheDir: join(config.dataDir, 'git-cache') }), box });
+  const pipelinesService = createPipelineService(db, specs, { git, box, allowFileRepos: config.allowFileRepos });
   const runs = createRunService({ db, temporal: client, settings, pipelinesService, specs, temporalUiUrl: opts.temporalUiUrl ?? undefined });
   const readiness = {
     async check() {

@@ -6,7 +6,20 @@ import { Conflict, InvalidInput, NotFound } from '../errors';
 import { newId } from '../ids';
 import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
-import type { SpecChecker } from './spec-checker';
+import type { SpecChecker, SpecFormat } from './spec-checker';
+import { specSaves } from '../store/schema';
+import type { SecretBox } from '../git/credentials';
+import { parseCredentials, sealCredentials } from '../git/credentials';
+import { checkPipelineFilePath, checkRepoUrl } from '../git/repo-url';
+import type { GitDefinitions } from './git-definitions';
+
+export interface PipelineServiceOptions {
+  /** Reads and saves the definitions of git-backed pipelines. */
+  git?: GitDefinitions;
+  /** Seals repository credentials. */
+  box?: SecretBox;
+  allowFileRepos?: boolean;
+}
 
 export type PipelineRow = typeof pipelines.$inferSelect;
 
@@ -23,6 +36,8 @@ export interface CreatePipelineInput {
   createdBy?: string;
   spec?: unknown;
   format?: 'yaml' | 'yml' | 'json';
+  /** Write-only: sealed at rest, never returned. */
+  credentials?: unknown;
 }
 
 export interface UpdatePipelineInput {
@@ -35,6 +50,7 @@ export interface UpdatePipelineInput {
   saveMode?: 'direct' | 'pr';
   prTargetBranch?: string | null;
   metadata?: Record<string, unknown>;
+  credentials?: unknown;
 }
 
 export interface SaveSpecInput {
@@ -76,13 +92,41 @@ export function toPipelineView(row: PipelineRow, lastRun: { runId: string; statu
     prTargetBranch: row.prTargetBranch,
     metadata: row.metadata,
     createdBy: row.createdBy,
+    hasCredentials: row.credentialsSealed !== null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastRun,
   };
 }
 
-export function createPipelineService(db: Db, specs: SpecChecker) {
+export function createPipelineService(db: Db, specs: SpecChecker, options: PipelineServiceOptions = {}) {
+  /** repoUrl, pipelineFilePath and credentials as given, checked; credentials come back sealed. */
+  function checkSource(input: { repoUrl?: string | null; pipelineFilePath?: string; credentials?: unknown }) {
+    const out: { repoUrl?: string | null; pipelineFilePath?: string; credentialsSealed?: string | null } = {};
+    if (input.repoUrl) {
+      const url = checkRepoUrl(input.repoUrl, { allowFileRepos: options.allowFileRepos ?? false });
+      if (!url.ok) throw new InvalidInput(`repoUrl: ${url.message}`, [{ path: 'repoUrl', message: url.message }]);
+      out.repoUrl = url.url;
+    } else if (input.repoUrl === null) out.repoUrl = null;
+    if (input.pipelineFilePath !== undefined) {
+      const path = checkPipelineFilePath(input.pipelineFilePath);
+      if (!path.ok) throw new InvalidInput(`pipelineFilePath: ${path.message}`, [{ path: 'pipelineFilePath', message: path.message }]);
+      out.pipelineFilePath = path.path;
+    }
+    if (input.credentials === null) out.credentialsSealed = null;
+    else if (input.credentials !== undefined) {
+      if (!options.box) throw new InvalidInput('credentials: this server cannot store credentials');
+      let parsed;
+      try {
+        parsed = parseCredentials(input.credentials);
+      } catch (err) {
+        throw new InvalidInput(`credentials: ${(err as Error).message}`, [{ path: 'credentials', message: (err as Error).message }]);
+      }
+      out.credentialsSealed = sealCredentials(options.box, parsed);
+    }
+    return out;
+  }
+
   async function lastRunOf(pipelineId: string) {
     const [run] = await db
       .select({ runId: pipelineRuns.runId, status: pipelineRuns.status })
@@ -103,6 +147,34 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
     return row;
   }
 
+  function gitOf(): GitDefinitions {
+    if (!options.git) throw new InvalidInput('repoUrl: this server does not serve git-backed pipelines');
+    return options.git;
+  }
+
+  /**
+   * A git-backed save: checked first, then under the pipeline's row lock (one save of a pipeline at
+   * a time, across servers) a repeated requestId answers with its first result, or the commit is
+   * pushed and its result kept.
+   */
+  async function saveGitSpec(principal: Principal, row: PipelineRow, input: SaveSpecInput): Promise<SaveSpecResult> {
+    specs.compileOrReject(input.spec, input.format);
+    return db.transaction(async (tx) => {
+      await tx.select({ id: pipelines.pipelineId }).from(pipelines).where(eq(pipelines.pipelineId, row.pipelineId)).for('update');
+      if (input.requestId) {
+        const [earlier] = await tx
+          .select({ result: specSaves.result })
+          .from(specSaves)
+          .where(and(eq(specSaves.pipelineId, row.pipelineId), eq(specSaves.requestId, input.requestId)));
+        if (earlier) return earlier.result as unknown as SaveSpecResult;
+      }
+      const result = await gitOf().save(row, input, input.editor ?? principal.name);
+      if (input.requestId) await tx.insert(specSaves).values({ pipelineId: row.pipelineId, requestId: input.requestId, result: result as unknown as Record<string, unknown> });
+      await tx.update(pipelines).set({ updatedAt: new Date() }).where(eq(pipelines.pipelineId, row.pipelineId));
+      return result;
+    });
+  }
+
   return {
     load,
 
@@ -115,6 +187,7 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
         ]);
       }
       checkSaveMode(input.repoUrl ?? null, input.saveMode ?? 'direct');
+      const source = checkSource(input);
       if (input.spec !== undefined) specs.compileOrReject(input.spec, input.format);
       const pipelineId = newId('pl');
       const revisionId = input.spec !== undefined ? newId('rev') : null;
@@ -125,9 +198,10 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
             projectId: input.projectId,
             name: input.name,
             description: input.description ?? '',
-            repoUrl: input.repoUrl ?? null,
+            repoUrl: source.repoUrl ?? null,
             defaultBranch: input.defaultBranch ?? 'main',
-            pipelineFilePath: input.pipelineFilePath ?? '.arcentra/pipeline.yaml',
+            pipelineFilePath: source.pipelineFilePath ?? '.arcentra/pipeline.yaml',
+            credentialsSealed: source.credentialsSealed ?? null,
             saveMode: input.saveMode ?? 'direct',
             prTargetBranch: input.prTargetBranch ?? null,
             metadata: input.metadata ?? {},
@@ -183,8 +257,8 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
       }
       const repoUrl = patch.repoUrl !== undefined ? patch.repoUrl : row.repoUrl;
       checkSaveMode(repoUrl, patch.saveMode ?? row.saveMode);
-      const set: Partial<PipelineRow> = { updatedAt: new Date() };
-      for (const key of ['name', 'description', 'repoUrl', 'defaultBranch', 'pipelineFilePath', 'saveMode', 'prTargetBranch', 'metadata'] as const) {
+      const set: Partial<PipelineRow> = { updatedAt: new Date(), ...checkSource(patch) };
+      for (const key of ['name', 'description', 'defaultBranch', 'saveMode', 'prTargetBranch', 'metadata'] as const) {
         if (patch[key] !== undefined) (set as Record<string, unknown>)[key] = patch[key];
       }
       try {
@@ -230,9 +304,9 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
      * on top of `expectedHeadCommitSha` (409 with the current head otherwise). A repeated
      * `requestId` answers with the revision it made the first time.
      */
-    async saveInlineSpec(principal: Principal, pipelineId: string, input: SaveSpecInput): Promise<SaveSpecResult> {
+    async saveSpec(principal: Principal, pipelineId: string, input: SaveSpecInput): Promise<SaveSpecResult> {
       const row = await load(principal, pipelineId);
-      if (row.repoUrl) throw new InvalidInput('saving a git-backed definition is not available in this build');
+      if (row.repoUrl) return saveGitSpec(principal, row, input);
       checkSaveMode(row.repoUrl, row.saveMode);
       specs.compileOrReject(input.spec, input.format);
       const result = (revisionId: string): SaveSpecResult => ({ commitSha: revisionId, branch: null, saveMode: 'direct', prUrl: null, prBranch: null });
@@ -270,21 +344,31 @@ export function createPipelineService(db: Db, specs: SpecChecker) {
       });
     },
 
-    /** GET …/spec: the current definition and the revision it is at. */
+    /** GET …/spec: the current definition and the revision (or commit) it is at. */
     async getSpec(principal: Principal, pipelineId: string) {
       const row = await load(principal, pipelineId);
-      if (row.repoUrl) throw new InvalidInput('reading a git-backed definition is not supported yet; it is read from the repository at trigger time in a later release');
+      if (row.repoUrl) {
+        const found = await gitOf().read(row);
+        return { spec: found.spec, format: found.format, headCommitSha: found.commitSha, branch: found.branch, pipelineFilePath: found.pipelineFilePath };
+      }
       if (!row.currentRevisionId) throw new NotFound(`pipeline ${pipelineId} has no definition yet`);
       const [revision] = await db.select().from(pipelineRevisions).where(eq(pipelineRevisions.revisionId, row.currentRevisionId));
       return { spec: revision.spec, format: revision.format, headCommitSha: revision.revisionId, branch: null, pipelineFilePath: null };
     },
 
-    /** The current definition of an inline pipeline. */
-    async currentSpec(principal: Principal, pipelineId: string) {
+    /**
+     * The definition a run is made from: an inline pipeline's current revision, or a git-backed
+     * pipeline's file at `ref` (default: defaultBranch) or at `commitSha`.
+     */
+    async definitionFor(principal: Principal, pipelineId: string, at: { ref?: string; commitSha?: string } = {}) {
       const row = await load(principal, pipelineId);
-      if (!row.currentRevisionId) return { row, revision: null };
+      if (row.repoUrl) {
+        const found = await gitOf().read(row, at);
+        return { row, definition: { spec: found.spec as unknown, format: found.format as SpecFormat, commitSha: found.commitSha } };
+      }
+      if (!row.currentRevisionId) return { row, definition: null };
       const [revision] = await db.select().from(pipelineRevisions).where(eq(pipelineRevisions.revisionId, row.currentRevisionId));
-      return { row, revision: revision ?? null };
+      return { row, definition: revision ? { spec: revision.spec, format: revision.format as SpecFormat, commitSha: revision.revisionId } : null };
     },
   };
 }

@@ -11,7 +11,7 @@ import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
 import { isFinal } from '../statuses';
 import type { PipelineService } from './pipelines';
-import type { SpecChecker, SpecFormat } from './spec-checker';
+import type { SpecChecker } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { PipelineRunInput } from '../../workflows/definitions';
 import { PIPELINE_RUN_WORKFLOW, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
@@ -134,10 +134,10 @@ export function createRunService(deps: RunServiceDeps) {
     loadRun,
 
     async trigger(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event' = 'manual') {
-      const { row: pipelineRow, revision } = await deps.pipelinesService.currentSpec(principal, pipelineId);
-      if (pipelineRow.repoUrl) throw new InvalidInput('git-backed pipelines cannot be triggered yet: their definitions are read from git in a later release');
-      if (!revision) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
-      const pipeline = deps.specs.compileOrReject(revision.spec, revision.format as SpecFormat);
+      // A git-backed definition is read at the commit (or ref) the run is for.
+      const { row: pipelineRow, definition } = await deps.pipelinesService.definitionFor(principal, pipelineId, { ref: input.ref, commitSha: input.commitSha });
+      if (!definition) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
+      const pipeline = deps.specs.compileOrReject(definition.spec, definition.format);
       const variables: Record<string, string> = { ...pipeline.variables };
       for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
 
@@ -171,7 +171,7 @@ export function createRunService(deps: RunServiceDeps) {
             variables,
             ref: input.ref ?? null,
             commitSha: input.commitSha ?? null,
-            definitionCommitSha: revision.revisionId,
+            definitionCommitSha: definition.commitSha,
             target: pipeline.target ?? null,
             workflowId,
           })

@@ -34,6 +34,8 @@ export const pipelines = pgTable(
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull().default({}),
     createdBy: text('created_by').notNull().default(''),
     currentRevisionId: text('current_revision_id'),
+    /** Repository credentials, sealed (AES-256-GCM, src/git/credentials.ts); never returned. */
+    credentialsSealed: text('credentials_sealed'),
     runCounter: integer('run_counter').notNull().default(0),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -57,6 +59,18 @@ export const pipelineRevisions = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [index('pipeline_revisions_pipeline_idx').on(t.pipelineId), uniqueIndex('pipeline_revisions_request_idx').on(t.pipelineId, t.requestId)],
+);
+
+/** The answer of a git-backed spec save, kept per requestId so that a retry pushes nothing new. */
+export const specSaves = pgTable(
+  'spec_saves',
+  {
+    pipelineId: text('pipeline_id').notNull().references(() => pipelines.pipelineId),
+    requestId: text('request_id').notNull(),
+    result: jsonb('result').$type<Record<string, unknown>>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('spec_saves_request_idx').on(t.pipelineId, t.requestId)],
 );
 
 export const pipelineRuns = pgTable(

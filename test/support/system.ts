@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import pino from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../../src/config';
 import { startSystem } from '../../src/launcher/system';
 import type { RunningSystem } from '../../src/launcher/system';
@@ -37,7 +38,7 @@ export function isolatedSettings(): TemporalSettings {
   };
 }
 
-export async function startTestSystem(opts: { db: DbKind; agent?: boolean; settings?: TemporalSettings; dataDir?: string }): Promise<TestSystem> {
+export async function startTestSystem(opts: { db: DbKind; agent?: boolean; settings?: TemporalSettings; dataDir?: string; logger?: Logger; config?: Partial<Config> }): Promise<TestSystem> {
   mkdirSync(join(process.cwd(), '.test-data'), { recursive: true });
   const dataDir = opts.dataDir ?? tempDir('system');
   const pg = opts.db === 'postgres' ? await freshPostgresDatabase() : null;
@@ -51,11 +52,12 @@ export async function startTestSystem(opts: { db: DbKind; agent?: boolean; setti
     adminToken: ADMIN_TOKEN,
     agentLabels: { test: 'true' },
     logLevel: 'silent',
+    ...opts.config,
   };
   const system = await startSystem({
     config,
     roles: { server: true, agent: opts.agent ?? true },
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     settings,
     bundle: { codePath: inject('workflowBundlePath') },
   });

@@ -30,6 +30,7 @@ const CreatePipeline = v.object({
   prTargetBranch: v.optional(v.nullable(Name)),
   metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
   createdBy: OptionalText,
+  credentials: v.optional(v.nullable(v.unknown())),
   spec: v.optional(v.unknown()),
   format: v.optional(Format),
 });
@@ -44,6 +45,7 @@ const UpdatePipeline = v.object({
   saveMode: v.optional(v.picklist(['direct', 'pr'], 'must be direct or pr')),
   prTargetBranch: v.optional(v.nullable(Name)),
   metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
+  credentials: v.optional(v.nullable(v.unknown())),
 });
 const DeleteQuery = v.object({ force: v.optional(v.picklist(['true', 'false', '1', '0'], 'must be true or false')) });
 const SaveSpec = v.object({
@@ -144,7 +146,7 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
     sendOk(res, { valid: result.valid, errors: result.errors, warnings: result.warnings, ...countJobsAndStages(result) });
   });
   g.add({ method: 'post', path: '/:pipelineId/spec/save', action: 'edit', summary: 'Save a definition on top of expectedHeadCommitSha', body: SaveSpec, conflicts: true, ...noContent }, async (req, res, { body }) => {
-    sendOk(res, await deps.pipelines.saveInlineSpec(principalOf(req), param(req, 'pipelineId'), body));
+    sendOk(res, await deps.pipelines.saveSpec(principalOf(req), param(req, 'pipelineId'), body));
   });
   g.add({ method: 'post', path: '/:pipelineId/trigger', action: 'operate', summary: 'Start a run (one run per requestId)', body: Trigger }, async (req, res, { body }) => {
     sendOk(res, await deps.runs.trigger(principalOf(req), param(req, 'pipelineId'), body));
