@@ -1,8 +1,9 @@
 // `npm run bench`: runs every benchmark and prints one JSON line per result.
 import { benchSpecCompile } from './spec-compile';
 import { benchOrchestration } from './orchestration';
+import { benchApi } from './api';
 
-const benches: Record<string, () => unknown> = { 'spec-compile': () => benchSpecCompile(), orchestration: () => benchOrchestration() };
+const benches: Record<string, () => unknown> = { 'spec-compile': () => benchSpecCompile(), orchestration: () => benchOrchestration(), api: () => benchApi() };
 const only = process.argv[2];
 for (const [name, run] of Object.entries(benches)) {
   if (only && only !== name) continue;

@@ -8,6 +8,7 @@ import { DevServerError } from './launcher/dev-server';
 import { TemporalCliMissing } from './launcher/temporal-cli';
 import { loadTemporalSettings } from './temporal/temporal-config';
 
+const SHUTDOWN_DEADLINE_MS = 20_000;
 const USAGE = 'usage: arcentra <all|server|agent|temporal setup|schema [file]>';
 
 async function temporalSetup(address: string, namespace: string) {
@@ -60,6 +61,12 @@ async function main(argv: string[]) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // A stop must end even when something it waits for is gone (e.g. Temporal died first): the
+    // workers' grace period is 10 s, so after 20 s the process leaves regardless.
+    setTimeout(() => {
+      logger.warn('shutdown did not finish in 20 s; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     await system.stop();
     process.exit(0);
   };
