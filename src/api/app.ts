@@ -8,6 +8,8 @@ import type { RunService } from '../services/runs';
 import type { TokenService } from '../services/tokens';
 import type { SpecChecker } from '../services/spec-checker';
 import { allow, authenticate } from './auth';
+import { createMetrics } from './metrics';
+import type { Metrics } from './metrics';
 import type { Operation } from './operations';
 import { openApiDocument } from './openapi';
 import { sendError, sendOk } from './envelope';
@@ -31,6 +33,7 @@ export interface AppDeps {
   approvals: ApprovalService;
   readiness: Readiness;
   logger: Logger;
+  metrics?: Metrics;
 }
 
 export function createApp(deps: AppDeps) {
@@ -38,17 +41,29 @@ export function createApp(deps: AppDeps) {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
+  const metrics = deps.metrics ?? createMetrics();
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // The path only: a ?token= query never reaches the log.
-      deps.logger.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      deps.logger.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms }, 'request');
+      metrics.observe(req.method, (res.locals.route as string | undefined) ?? 'unmatched', res.statusCode, ms / 1000);
     });
     next();
   });
 
-  app.get('/healthz', (_req, res) => sendOk(res, { status: 'ok' }));
+  app.get('/metrics', async (_req, res) => {
+    res.locals.route = '/metrics';
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.locals.route = '/healthz';
+    sendOk(res, { status: 'ok' });
+  });
   app.get('/readyz', async (req, res) => {
+    res.locals.route = '/readyz';
     const r = await deps.readiness.check();
     if (r.ok) sendOk(res, { status: 'ready', checks: r.checks });
     else sendError(req, res, 503, 'not ready', r.checks);

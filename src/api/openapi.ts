@@ -63,6 +63,7 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Jso
   ] as const) {
     paths[path] = { get: { operationId: path.slice(1), summary, security: [], responses: { 200: { description: 'OK' }, 503: { description: 'Not ready' } } } };
   }
+  paths['/metrics'] = { get: { operationId: 'metrics', summary: 'Prometheus metrics of this process', security: [], responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': {} } } } } };
   return {
     openapi: '3.1.0',
     info: { title: 'Arcentra pipeline API', version, description: 'Pipelines, definitions, runs, logs, approvals, agents and tokens. Every /api/v1 route takes Authorization: Bearer <token>.' },

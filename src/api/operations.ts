@@ -62,7 +62,11 @@ export function routeGroup(mountPath: string, registry: Operation[]) {
         produces: spec.produces,
         conflicts: spec.conflicts,
       });
-      router[spec.method](spec.path, allow(spec.action), async (req: Request, res: Response) => {
+      const pattern = mountPath + (spec.path === '/' ? '' : spec.path);
+      router[spec.method](spec.path, (_req: Request, res: Response, next) => {
+        res.locals.route = pattern; // for metrics: the pattern, not the ids
+        next();
+      }, allow(spec.action), async (req: Request, res: Response) => {
         for (const [name, value] of Object.entries(req.params)) {
           // Our ids are short and plain; anything else (a NUL, a traversal, 5 KB) names nothing.
           if (!ID.test(String(value))) throw new NotFound(`${name} ${JSON.stringify(String(value).slice(0, 80))} not found`);

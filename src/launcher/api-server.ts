@@ -16,6 +16,8 @@ import { createApprovalService } from '../services/approvals';
 import { loadPluginCatalogue } from '../plugins/catalogue';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { StartupError } from './startup-error';
+import { createMetrics } from '../api/metrics';
+import type { EventBus } from '../events';
 import { join } from 'node:path';
 import { createSecretBox, loadOrCreateKey } from '../git/credentials';
 import { createRepoCache } from '../git/repo-cache';
@@ -30,6 +32,7 @@ export async function startApiServer(opts: {
   temporalUiUrl: string | null;
   workers: Worker[];
   logger: Logger;
+  events?: EventBus;
 }): Promise<{ url: string; close(): Promise<void> }> {
   const { config, db, database, client, settings, workers, logger } = opts;
   const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
@@ -56,7 +59,7 @@ export async function startApiServer(opts: {
     },
   };
   const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
-  const app = createApp({ tokens: createTokenService(db), pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger });
+  const app = createApp({ tokens: createTokenService(db), pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics: createMetrics(opts.events) });
   const server: Server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -154,7 +154,7 @@ export async function startSystem(opts: {
     if (roles.server) {
       // Loaded only here: an agent-only process never pays for Express, the spec compiler or the API.
       const { startApiServer } = await import('./api-server');
-      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger });
+      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger, events });
       stack.push(api.close);
       apiUrl = api.url;
     }

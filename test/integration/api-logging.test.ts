@@ -1,12 +1,13 @@
-// Request logging: every request is logged with its path, status and time; bearer tokens, ?token=
-// query values and the secrets in answers never reach the log.
+// Request logging and metrics: every request is logged with its path, status and time (bearer
+// tokens, ?token= query values and the secrets in answers never reach the log), and counted in
+// GET /metrics by its route pattern.
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { ADMIN_TOKEN, startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
 
-describe('request logging', () => {
+describe('request logging and metrics', () => {
   let sys: TestSystem;
   const lines: string[] = [];
   const sink = new Writable({
@@ -50,5 +51,26 @@ describe('request logging', () => {
     const last = JSON.parse(lines[lines.length - 1]);
     expect(last).toMatchObject({ token: '***', nested: { secret: '***', password: '***' }, req: { headers: { authorization: '***' } }, credentials: '***' });
     for (const leaked of ['t0k3n-a', 's3cr3t-b', 'p4ss-c', 'zzz-d']) expect(text()).not.toContain(leaked);
+  });
+
+  it('serves Prometheus metrics without a token: requests by route pattern, status transitions, process figures', async () => {
+    const p = await sys.api('POST', '/api/v1/pipelines', { projectId: 'm', name: 'metrics', spec: { namespace: 'm', version: 'v1', jobs: [{ name: 'j', steps: [{ name: 's', run: 'true' }] }] } });
+    const pipelineId = p.body.detail.pipelineId;
+    await sys.api('GET', `/api/v1/pipelines/${pipelineId}`);
+    await sys.api('GET', '/api/v1/pipelines/pl_missing');
+    const { runId } = (await sys.api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, {})).body.detail;
+    // No agent here: the job waits in queued, which is a transition all the same.
+    for (let i = 0; i < 100 && (await sys.api('GET', `/api/v1/pipelines/runs/${runId}`)).body.detail.stages[0].jobs[0].status !== 'queued'; i++) await new Promise((r) => setTimeout(r, 100));
+    const res = await fetch(`${sys.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/arcentra_http_requests_total\{method="GET",route="\/api\/v1\/pipelines\/:pipelineId",status="200"\} [1-9]/);
+    expect(text).toMatch(/arcentra_http_requests_total\{method="GET",route="\/api\/v1\/pipelines\/:pipelineId",status="404"\} [1-9]/);
+    expect(text).toMatch(/arcentra_http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/api\/v1\/pipelines"\}/);
+    expect(text).toMatch(/arcentra_status_transitions_total\{kind="job",status="queued"\} [1-9]/);
+    expect(text).toMatch(/arcentra_process_resident_memory_bytes \d+/);
+    expect(text).not.toContain(pipelineId);
+    await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {});
   });
 });
