@@ -23,6 +23,8 @@ import { createSecretBox, loadOrCreateKey } from '../git/credentials';
 import { createRepoCache } from '../git/repo-cache';
 import { createGitDefinitions } from '../services/git-definitions';
 
+const RECONCILE_EVERY_MS = 60_000;
+
 export async function startApiServer(opts: {
   config: Config;
   db: Db;
@@ -69,10 +71,20 @@ export async function startApiServer(opts: {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  // A server that died between recording a run and starting its workflow left it pending: start it.
+  const reconcile = () =>
+    runs.reconcilePendingRuns().then(
+      (started) => started.length && logger.warn({ runIds: started }, 'started runs left pending by an earlier process'),
+      (err: Error) => logger.warn({ err: err.message }, 'could not reconcile pending runs'),
+    );
+  void reconcile();
+  const reconciler = setInterval(() => void reconcile(), RECONCILE_EVERY_MS);
+  reconciler.unref();
   return {
     url: config.publicUrl ?? `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(reconciler);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

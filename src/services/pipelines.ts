@@ -356,6 +356,18 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
       return { spec: revision.spec, format: revision.format, headCommitSha: revision.revisionId, branch: null, pipelineFilePath: null };
     },
 
+    /** The definition a recorded run was made from (its revision, or its commit), for a restart. */
+    async definitionOfRun(pipelineId: string, commitSha: string | null) {
+      const [row] = await db.select().from(pipelines).where(eq(pipelines.pipelineId, pipelineId));
+      if (!row || row.deletedAt || !commitSha) return null;
+      if (row.repoUrl) {
+        const found = await gitOf().read(row, { commitSha });
+        return { row, definition: { spec: found.spec as unknown, format: found.format as SpecFormat } };
+      }
+      const [revision] = await db.select().from(pipelineRevisions).where(eq(pipelineRevisions.revisionId, commitSha));
+      return revision ? { row, definition: { spec: revision.spec, format: revision.format as SpecFormat } } : null;
+    },
+
     /**
      * The definition a run is made from: an inline pipeline's current revision, or a git-backed
      * pipeline's file at `ref` (default: defaultBranch) or at `commitSha`.

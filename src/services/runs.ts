@@ -1,7 +1,7 @@
 // PipelineRuns: trigger (validated, idempotent per requestId), read the tree, control, and read logs.
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { Db } from '../store/db';
 import { approvals, jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
@@ -10,7 +10,8 @@ import { idFor, newId } from '../ids';
 import type { Principal } from '../roles';
 import { canSeeProject } from '../roles';
 import { isFinal } from '../statuses';
-import type { PipelineService } from './pipelines';
+import type { PipelineRow, PipelineService } from './pipelines';
+import type { CompiledPipeline } from '../spec/model';
 import type { SpecChecker } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { PipelineRunInput } from '../../workflows/definitions';
@@ -130,8 +131,89 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
+  /** Starts the PipelineRun workflow of a recorded run; a start that already happened is fine. */
+  async function startRunWorkflow(opts: { run: RunRow; pipelineRow: PipelineRow; pipeline: CompiledPipeline; ids: PipelineRunInput['ids']; event?: string }) {
+    const { run, pipelineRow, pipeline } = opts;
+    const triggerType = run.triggerType as PipelineRunInput['triggerType'];
+    const workflowInput: PipelineRunInput = {
+      runId: run.runId,
+      pipelineId: run.pipelineId,
+      projectId: run.projectId,
+      pipelineName: pipelineRow.name,
+      number: run.number,
+      triggerType,
+      variables: run.variables,
+      facts: {
+        trigger: triggerFacts({ type: triggerType, ref: run.ref ?? undefined, commitSha: run.commitSha ?? undefined, actor: run.triggeredBy, event: opts.event }),
+        variables: run.variables,
+        pipeline: { id: run.pipelineId, name: pipelineRow.name, namespace: pipeline.namespace, runId: run.runId, number: run.number },
+      },
+      pipeline,
+      ids: opts.ids,
+      taskQueues: { control: settings.taskQueues.control, agentPool: settings.taskQueues.agentPool },
+      stepTimeouts: {
+        heartbeatMs: settings.stepActivityMs.heartbeatTimeout,
+        scheduleToStartMs: settings.stepActivityMs.scheduleToStartTimeout,
+        defaultMs: settings.stepActivityMs.defaultTimeout,
+      },
+    };
+    try {
+      await temporal.workflow.start(PIPELINE_RUN_WORKFLOW, {
+        workflowId: run.workflowId,
+        taskQueue: settings.taskQueues.control,
+        args: [workflowInput],
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: SA.pipelineId, value: run.pipelineId },
+          { key: SA.projectId, value: run.projectId },
+          { key: SA.runStatus, value: 'pending' },
+          { key: SA.triggerType, value: triggerType },
+        ]),
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+
   return {
     loadRun,
+
+    /**
+     * Starts the workflow of every run recorded but never started (its server died between the
+     * two): runs still `pending` after `olderThanMs` whose workflow Temporal does not know. Safe on
+     * many servers at once: the workflow id is the run's.
+     */
+    async reconcilePendingRuns(olderThanMs = 30_000): Promise<string[]> {
+      const stale = await db
+        .select()
+        .from(pipelineRuns)
+        .where(and(eq(pipelineRuns.status, 'pending'), lt(pipelineRuns.createdAt, new Date(Date.now() - olderThanMs))));
+      const started: string[] = [];
+      for (const run of stale) {
+        try {
+          await temporal.workflow.getHandle(run.workflowId).describe();
+          continue; // started after all (it has not reached running yet)
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+        try {
+          const found = await deps.pipelinesService.definitionOfRun(run.pipelineId, run.definitionCommitSha);
+          if (!found) throw new Error('its pipeline or definition is gone');
+          const pipeline = deps.specs.compileOrReject(found.definition.spec, found.definition.format);
+          const jobs = await db.select().from(jobRuns).where(eq(jobRuns.runId, run.runId));
+          const steps = await db.select().from(stepRuns).where(eq(stepRuns.runId, run.runId)).orderBy(asc(stepRuns.stepIndex));
+          const ids: PipelineRunInput['ids'] = { jobs: {} };
+          for (const job of jobs) ids.jobs[job.jobKey] = { jobRunId: job.jobRunId, stepRunIds: steps.filter((s) => s.jobRunId === job.jobRunId).map((s) => s.stepRunId) };
+          await startRunWorkflow({ run, pipelineRow: found.row, pipeline, ids });
+          started.push(run.runId);
+        } catch (err) {
+          await db
+            .update(pipelineRuns)
+            .set({ status: 'failed', reason: `could not start the run after a restart: ${(err as Error).message}`, finishedAt: sql`now()` })
+            .where(and(eq(pipelineRuns.runId, run.runId), eq(pipelineRuns.status, 'pending')));
+        }
+      }
+      return started;
+    },
 
     async trigger(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event' = 'manual') {
       // A git-backed definition is read at the commit (or ref) the run is for.
@@ -198,49 +280,13 @@ export function createRunService(deps: RunServiceDeps) {
       });
       if (!created.fresh) return { runId: created.run.runId, number: created.run.number, status: created.run.status };
 
-      const workflowInput: PipelineRunInput = {
-        runId,
-        pipelineId,
-        projectId: pipelineRow.projectId,
-        pipelineName: pipelineRow.name,
-        number: created.run.number,
-        triggerType,
-        variables,
-        facts: {
-          trigger: triggerFacts({ type: triggerType, ref: input.ref, commitSha: input.commitSha, actor: input.triggeredBy ?? principal.name, event: input.event }),
-          variables,
-          pipeline: { id: pipelineId, name: pipelineRow.name, namespace: pipeline.namespace, runId, number: created.run.number },
-        },
-        pipeline,
-        ids: created.ids!,
-        taskQueues: { control: settings.taskQueues.control, agentPool: settings.taskQueues.agentPool },
-        stepTimeouts: {
-          heartbeatMs: settings.stepActivityMs.heartbeatTimeout,
-          scheduleToStartMs: settings.stepActivityMs.scheduleToStartTimeout,
-          defaultMs: settings.stepActivityMs.defaultTimeout,
-        },
-      };
-      try {
-        await temporal.workflow.start(PIPELINE_RUN_WORKFLOW, {
-          workflowId,
-          taskQueue: settings.taskQueues.control,
-          args: [workflowInput],
-          typedSearchAttributes: new TypedSearchAttributes([
-            { key: SA.pipelineId, value: pipelineId },
-            { key: SA.projectId, value: pipelineRow.projectId },
-            { key: SA.runStatus, value: 'pending' },
-            { key: SA.triggerType, value: triggerType },
-          ]),
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-          await db
-            .update(pipelineRuns)
-            .set({ status: 'failed', reason: `could not start the run on Temporal: ${(err as Error).message}`, finishedAt: sql`now()` })
-            .where(eq(pipelineRuns.runId, runId));
-          throw err;
-        }
-      }
+      await startRunWorkflow({ run: created.run, pipelineRow, pipeline, ids: created.ids!, event: input.event }).catch(async (err: Error) => {
+        await db
+          .update(pipelineRuns)
+          .set({ status: 'failed', reason: `could not start the run on Temporal: ${err.message}`, finishedAt: sql`now()` })
+          .where(eq(pipelineRuns.runId, runId));
+        throw err;
+      });
       return { runId, number: created.run.number, status: created.run.status };
     },
 
