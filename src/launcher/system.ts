@@ -43,13 +43,19 @@ export interface RunningSystem {
 
 export { StartupError };
 
+/** Agent-pool refusals (full, or not matching) are how a job finds its agent, not failures worth a warning each. */
+export function isExpectedRefusal(message: string, meta: Record<string, unknown> | undefined): boolean {
+  const type = (meta?.error as { type?: unknown } | undefined)?.type;
+  return message === 'Activity failed' && (type === 'AgentBusy' || type === 'AgentMismatch');
+}
+
 let runtimeInstalled = false;
 function installQuietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   // Agents register activities only; the SDK's warning about that is expected, not news.
   const logger = new DefaultLogger('WARN', (entry) => {
-    if (entry.message.startsWith('No workflows registered')) return;
+    if (entry.message.startsWith('No workflows registered') || isExpectedRefusal(entry.message, entry.meta)) return;
     process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message} ${entry.meta ? JSON.stringify(entry.meta) : ''}\n`);
   });
   Runtime.install({ logger, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
