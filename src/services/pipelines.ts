@@ -40,18 +40,8 @@ export interface CreatePipelineInput {
   credentials?: unknown;
 }
 
-export interface UpdatePipelineInput {
-  projectId?: string;
-  name?: string;
-  description?: string;
-  repoUrl?: string | null;
-  defaultBranch?: string;
-  pipelineFilePath?: string;
-  saveMode?: 'direct' | 'pr';
-  prTargetBranch?: string | null;
-  metadata?: Record<string, unknown>;
-  credentials?: unknown;
-}
+/** A partial update: any field of a pipeline but its creator and its inline definition. */
+export type UpdatePipelineInput = Partial<Omit<CreatePipelineInput, 'createdBy' | 'spec' | 'format'>>;
 
 export interface SaveSpecInput {
   spec: unknown;

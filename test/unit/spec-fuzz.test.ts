@@ -9,6 +9,7 @@ import {
 } from '../../src/spec/index';
 import type { ExpressionContext } from '../../src/spec/index';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { prng } from '../support/prng';
 
 const MAX_MS = 100;
 const stats = { specs: 0, expressions: 0, maxMs: 0, slowest: '' };
@@ -31,17 +32,6 @@ function compileTimed(input: unknown, format: 'yaml' | 'yml' | 'json' | undefine
   return result;
 }
 
-/** mulberry32: a small deterministic PRNG, so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   `namespace: demo.pipeline

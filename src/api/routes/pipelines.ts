@@ -19,9 +19,8 @@ const Format = v.picklist(['yaml', 'yml', 'json'], 'must be one of yaml, yml, js
 const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'));
 const OptionalText = v.optional(v.pipe(v.string('must be a string'), v.maxLength(2000, 'must be at most 2000 characters')));
 
-const CreatePipeline = v.object({
-  projectId: Name,
-  name: Name,
+/** The fields a pipeline is made of, shared by create (with its required ones) and update (all optional). */
+const PipelineFields = {
   description: OptionalText,
   repoUrl: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(2000)))),
   defaultBranch: v.optional(Name),
@@ -29,24 +28,19 @@ const CreatePipeline = v.object({
   saveMode: v.optional(v.picklist(['direct', 'pr'], 'must be direct or pr')),
   prTargetBranch: v.optional(v.nullable(Name)),
   metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
-  createdBy: OptionalText,
   credentials: v.optional(v.nullable(v.unknown())),
+};
+
+const CreatePipeline = v.object({
+  projectId: Name,
+  name: Name,
+  ...PipelineFields,
+  createdBy: OptionalText,
   spec: v.optional(v.unknown()),
   format: v.optional(Format),
 });
 
-const UpdatePipeline = v.object({
-  projectId: v.optional(Name),
-  name: v.optional(Name),
-  description: OptionalText,
-  repoUrl: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(2000)))),
-  defaultBranch: v.optional(Name),
-  pipelineFilePath: v.optional(Name),
-  saveMode: v.optional(v.picklist(['direct', 'pr'], 'must be direct or pr')),
-  prTargetBranch: v.optional(v.nullable(Name)),
-  metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
-  credentials: v.optional(v.nullable(v.unknown())),
-});
+const UpdatePipeline = v.object({ projectId: v.optional(Name), name: v.optional(Name), ...PipelineFields });
 const DeleteQuery = v.object({ force: v.optional(v.picklist(['true', 'false', '1', '0'], 'must be true or false')) });
 const SaveSpec = v.object({
   spec: v.pipe(v.unknown(), v.check((x) => x !== undefined && x !== null, 'is required: send the pipeline definition as a structured object (or YAML/JSON text)')),
