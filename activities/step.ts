@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledStep } from '../src/spec/model';
 import { runProcess } from '../src/agent/process-runner';
 import type { LogSink } from '../src/agent/log-sink';
+import { createMemoryLogSink } from '../src/agent/log-sink';
 import type { JobSlots } from '../src/agent/job-slots';
 import { createSecretMasker } from '../src/agent/secret-masker';
 import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
@@ -128,7 +129,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       const reporter = { agentId: deps.agentId };
       // Refused (NotOwner) unless this agent holds the step's job: nothing runs then.
       await deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
-      const result = await execute(input);
+      const result = await execute(input, deps.logSink);
       if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
         await deps.transitions.recordStepStatus(
           { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason },
@@ -141,15 +142,18 @@ export function createStepActivities(deps: StepActivityDeps) {
 
     /** A notification: a plugin step outside the run's tree. Failing throws, so Temporal retries it. */
     async sendNotification(input: ExecuteInput): Promise<RunStepResult> {
-      const result = await execute(input);
+      // A notice is not a StepRun: its output has no log of its own, but its tail explains a failure.
+      const output = createMemoryLogSink();
+      const result = await execute(input, output);
       if (result.status !== 'success') {
-        throw ApplicationFailure.retryable(`${input.step.uses ?? 'notification'} ended ${result.status}${result.message ? `: ${result.message}` : ''}`, 'NotificationFailed');
+        const tail = output.tail().slice(-5).join(' | ');
+        throw ApplicationFailure.retryable(`${input.step.uses ?? 'notification'} ended ${result.status}${result.message ? `: ${result.message}` : ''}${tail ? ` (output: ${tail})` : ''}`, 'NotificationFailed');
       }
       return result;
     },
   };
 
-  async function execute(input: ExecuteInput): Promise<RunStepResult> {
+  async function execute(input: ExecuteInput, logSink: LogSink): Promise<RunStepResult> {
     const ctx = Context.current();
     deps.slots.touch(input.jobRunId);
     const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
@@ -158,7 +162,7 @@ export function createStepActivities(deps: StepActivityDeps) {
     const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
     await writeFile(outputFile, '');
 
-    const log = await deps.logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+    const log = await logSink.open(input.stepRunId, createSecretMasker(input.secrets));
     const command = commandFor(input.step, deps.plugins);
     if ('error' in command) {
       log.write('system', command.error);
@@ -188,8 +192,9 @@ export function createStepActivities(deps: StepActivityDeps) {
     // Heartbeats carry progress; a cancel request arrives through them.
     const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);
     ctx.cancelled.catch(() => proc.cancel());
-    const end = await proc.done.finally(() => clearInterval(beat));
-    await log.close();
+    // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
+    const end = await proc.done;
+    await log.close().finally(() => clearInterval(beat));
     const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
     await rm(outputFile, { force: true });
     const lines = log.linesWritten;

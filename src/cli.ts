@@ -75,6 +75,8 @@ async function main(argv: string[]) {
 
   const lines = [`Arcentra is running (${role}).`];
   if (system.apiUrl) lines.push(`  API:          ${system.apiUrl}/api/v1  (health ${system.apiUrl}/readyz)`);
+  if (system.apiUrl) lines.push(`  WebSocket:    ${system.apiUrl.replace(/^http/, 'ws')}/api/v1/ws`);
+  if (system.grpcPort !== null) lines.push(`  gRPC:         port ${system.grpcPort} (stream.v1.StreamService, reflection on)`);
   if (system.temporalUiUrl) lines.push(`  Temporal UI:  ${system.temporalUiUrl}`);
   lines.push(`  Temporal:     ${system.temporalAddress}`);
   if (system.generatedAdminToken) {

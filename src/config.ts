@@ -24,6 +24,12 @@ const Env = v.object({
   ARCENTRA_AGENT_MAX_JOBS: v.optional(v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(256, 'must be at most 256'))),
   ARCENTRA_ALLOW_FILE_REPOS: v.optional(v.picklist(['0', '1'], 'must be 0 or 1')),
   ARCENTRA_SECRET_KEY: v.optional(v.pipe(v.string(), v.minLength(32, 'must be 64 hex characters or the base64 of 32 bytes'))),
+  ARCENTRA_SERVER_URL: v.optional(
+    v.pipe(v.string(), v.regex(/^https?:\/\/[^\s,]+(,\s*https?:\/\/[^\s,]+)*$/, 'must be http(s):// URLs of servers, separated by commas')),
+  ),
+  ARCENTRA_WS_SEND_BUFFER_BYTES: v.optional(
+    v.pipe(v.string(), v.transform(Number), v.integer('must be a whole number of bytes'), v.minValue(65536, 'must be at least 65536'), v.maxValue(1 << 30, 'must be at most 1 GiB')),
+  ),
   ARCENTRA_LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
 });
 
@@ -48,6 +54,10 @@ export interface Config {
   allowFileRepos?: boolean;
   /** Key that seals repository credentials; unset: one generated in the data dir. */
   secretKey?: string;
+  /** Servers a standalone agent ships step logs to (any of them; the next on failure). Unset: through the database. */
+  serverUrls?: string[];
+  /** Bytes a WebSocket client may have waiting before it is closed as too slow (default 8 MiB). */
+  wsSendBufferBytes?: number;
   logLevel: string;
 }
 
@@ -90,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentMaxJobs: e.ARCENTRA_AGENT_MAX_JOBS,
     allowFileRepos: e.ARCENTRA_ALLOW_FILE_REPOS === '1',
     secretKey: e.ARCENTRA_SECRET_KEY,
+    serverUrls: e.ARCENTRA_SERVER_URL?.split(',').map((u) => u.trim().replace(/\/+$/, '')),
+    wsSendBufferBytes: e.ARCENTRA_WS_SEND_BUFFER_BYTES,
     logLevel: e.ARCENTRA_LOG_LEVEL,
   };
 }

@@ -1,12 +1,35 @@
-// Status events published on every transition; subscribers (WebSocket, gRPC) come with the realtime work.
+// Status events: one per run, job, step and agent transition. Every replica sees every event: the
+// bus carries them through the database (PostgreSQL NOTIFY) or, for the embedded database, in-process.
 import { EventEmitter } from 'node:events';
 
+export type StatusEventKind = 'run' | 'job' | 'step' | 'agent';
+
+/** How many of a run's jobs (or a job's steps) are where: sent with run and job events. */
+export interface StatusCounters {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  skipped: number;
+}
+
 export interface StatusEvent {
-  kind: 'run' | 'job' | 'step' | 'agent';
-  runId?: string;
+  kind: StatusEventKind;
+  /** The id of the thing that moved: runId, jobRunId, stepRunId or agentId. */
   id: string;
+  runId?: string;
+  pipelineId?: string;
+  projectId?: string;
+  jobRunId?: string;
+  agentId?: string;
   status: string;
   previousStatus: string | null;
+  /** ISO-8601, set by the publisher. */
+  timestamp?: string;
+  reason?: string;
+  counters?: StatusCounters;
 }
 
 export interface EventBus {
@@ -14,17 +37,52 @@ export interface EventBus {
   subscribe(listener: (event: StatusEvent) => void): () => void;
 }
 
-/** In-process bus: enough for one process; replicas share events through the database later. */
+/** In-process bus: the embedded database serves one process, so its events never need to leave it. */
 export function createLocalEventBus(): EventBus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   return {
     async publish(event) {
-      emitter.emit('event', { ...event });
+      emitter.emit('event', { timestamp: new Date().toISOString(), ...event });
     },
     subscribe(listener) {
       emitter.on('event', listener);
       return () => emitter.off('event', listener);
     },
+  };
+}
+
+const STATUS_CHANNEL = 'arcentra_status';
+const MAX_REASON = 1000;
+
+/**
+ * The bus every process of an installation shares: events go out as NOTIFY on the database and come
+ * back through LISTEN, in-process ones included, so every subscriber sees one stream in one order.
+ */
+export async function createDatabaseEventBus(database: {
+  notify(channel: string, payload: string): Promise<void>;
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+}): Promise<EventBus & { close(): Promise<void> }> {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  const unlisten = await database.listen(STATUS_CHANNEL, (payload) => {
+    let event: StatusEvent;
+    try {
+      event = JSON.parse(payload) as StatusEvent;
+    } catch {
+      return; // not ours
+    }
+    emitter.emit('event', event);
+  });
+  return {
+    async publish(event) {
+      const reason = event.reason && event.reason.length > MAX_REASON ? event.reason.slice(0, MAX_REASON) + '…' : event.reason;
+      await database.notify(STATUS_CHANNEL, JSON.stringify({ timestamp: new Date().toISOString(), ...event, reason }));
+    },
+    subscribe(listener) {
+      emitter.on('event', listener);
+      return () => emitter.off('event', listener);
+    },
+    close: unlisten,
   };
 }

@@ -9,9 +9,11 @@ import { Worker } from '@temporalio/worker';
 import type { Db } from '../store/db';
 import { agents } from '../store/schema';
 import type { TemporalSettings } from '../temporal/temporal-config';
-import type { LogSink } from './log-sink';
+import type { LogTransport } from './log-sink';
+import { createShippingLogSink } from './log-sink';
 import type { Transitions } from '../store/transitions';
 import { newId } from '../ids';
+import type { EventBus } from '../events';
 import { createJobSlots } from './job-slots';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
@@ -23,7 +25,9 @@ export interface AgentOptions {
   namespace: string;
   settings: TemporalSettings;
   db: Db;
-  logSink: LogSink;
+  /** How this agent's step logs reach the control plane. */
+  logTransport: (agentId: string) => LogTransport;
+  events?: EventBus;
   transitions: Transitions;
   dataDir: string;
   name?: string;
@@ -74,12 +78,13 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const stepWorker = await Worker.create({
     ...common,
     taskQueue: identity.taskQueue,
-    activities: createStepActivities({ agentId, workspaceRoot, logSink: opts.logSink, transitions: opts.transitions, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    activities: createStepActivities({ agentId, workspaceRoot, logSink: createShippingLogSink(opts.logTransport(agentId), { onProblem: opts.onError }), transitions: opts.transitions, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
   });
 
+  let reported: 'online' | 'offline' | null = null;
   const beat = async (status: 'online' | 'offline') => {
     await opts.db
       .insert(agents)
@@ -88,6 +93,10 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
         target: agents.agentId,
         set: { name: identity.name, labels: identity.labels, taskQueue: identity.taskQueue, status, runningJobs: slots.size, maxConcurrentJobs: slots.max, lastHeartbeatAt: sql`now()` },
       });
+    if (status !== reported) {
+      await opts.events?.publish({ kind: 'agent', id: agentId, agentId, status, previousStatus: reported });
+      reported = status;
+    }
   };
   let timer: NodeJS.Timeout | undefined;
   return {

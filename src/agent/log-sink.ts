@@ -1,19 +1,15 @@
-// Where an agent's step log lines go: numbered, batched, out of band of Temporal's history.
-import { and, desc, eq, gte } from 'drizzle-orm';
-import type { Db } from '../store/db';
-import { logChunks } from '../store/schema';
+// An agent's step log: numbered lines, masked, batched and shipped out of band of Temporal's history.
+// Each batch is sent until it is acknowledged; a resend of a stored batch is acknowledged without
+// being stored twice (see services/log-ingest), so a dropped connection loses and repeats nothing.
+import type { LogLine } from '../store/log-store';
+import type { AppendResult, LogBatch, StoredLine } from '../services/log-ingest';
 import type { SecretMasker } from './secret-masker';
 
-export interface LogLine {
-  line: number;
-  timestamp: string;
-  stream: 'stdout' | 'stderr' | 'system';
-  content: string;
-}
+export type { LogLine };
 
 export interface StepLogWriter {
   write(stream: LogLine['stream'], content: string): void;
-  /** Flushes everything written so far; resolves when it is stored. */
+  /** Resolves when every line written so far is acknowledged (or the log was refused). */
   close(): Promise<void>;
   readonly linesWritten: number;
 }
@@ -22,55 +18,99 @@ export interface LogSink {
   open(stepRunId: string, masker: SecretMasker): Promise<StepLogWriter>;
 }
 
-const BATCH_LINES = 500;
-const FLUSH_MS = 100;
+/** How lines reach the control plane: in-process, or over HTTP to any server. Throwing means "try again". */
+export interface LogTransport {
+  open(stepRunId: string): Promise<{ ok: true; nextLine: number } | Extract<AppendResult, { ok: false }>>;
+  append(stepRunId: string, batch: LogBatch): Promise<AppendResult>;
+}
 
-/** Stores lines in the database as chunks of up to 500 lines (used in-process by the control plane). */
-export function createDbLogSink(db: Db): LogSink {
+export interface ShippingOptions {
+  flushMs?: number;
+  batchLines?: number;
+  batchBytes?: number;
+  /** Something went wrong that a person may want to know (a resend, a refusal). */
+  onProblem?: (message: string) => void;
+}
+
+const MAX_LINE_CHARS = 64 * 1024;
+const RESEND_DELAYS_MS = [50, 100, 250, 500, 1000, 2000];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A line the database can store: bounded, and without NUL (which PostgreSQL text cannot hold). */
+function clip(content: string): string {
+  const text = content.includes('\u0000') ? content.replaceAll('\u0000', '\uFFFD') : content;
+  return text.length <= MAX_LINE_CHARS ? text : `${text.slice(0, MAX_LINE_CHARS)} … [${text.length - MAX_LINE_CHARS} characters cut]`;
+}
+
+export function createShippingLogSink(transport: LogTransport, opts: ShippingOptions = {}): LogSink {
+  const flushMs = opts.flushMs ?? 50;
+  const batchLines = opts.batchLines ?? 500;
+  const batchBytes = opts.batchBytes ?? 256 * 1024;
+  const problem = opts.onProblem ?? (() => undefined);
+
+  /** Retries transient failures (thrown) with backoff until the call answers. */
+  async function untilAnswered<T>(what: string, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        const delay = RESEND_DELAYS_MS[Math.min(attempt, RESEND_DELAYS_MS.length - 1)];
+        problem(`${what} failed (${(err as Error).message}); trying again in ${delay} ms`);
+        await sleep(delay);
+      }
+    }
+  }
+
   return {
     async open(stepRunId, masker) {
-      // A re-dispatched step continues numbering after the lines already stored.
-      const [last] = await db
-        .select({ lastLine: logChunks.lastLine })
-        .from(logChunks)
-        .where(eq(logChunks.stepRunId, stepRunId))
-        .orderBy(desc(logChunks.lastLine))
-        .limit(1);
-      let next = (last?.lastLine ?? 0) + 1;
-      let pending: Array<[number, string, string]> = [];
+      const opened = await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId));
+      let refused: string | null = opened.ok ? null : opened.message;
+      if (refused) problem(`log of step ${stepRunId} refused: ${refused}`);
+      let next = opened.ok ? opened.nextLine : 1;
+      let pending: StoredLine[] = [];
+      let pendingBytes = 0;
+      const queue: LogBatch[] = [];
       let written = 0;
-      let chain: Promise<void> = Promise.resolve();
       let timer: NodeJS.Timeout | undefined;
-      let failure: unknown;
+      let draining: Promise<void> | null = null;
 
-      const flush = () => {
+      // One batch in flight per step: batch k+1 leaves only once batch k is stored, so the log has no gap.
+      const drain = async () => {
+        while (queue.length > 0 && !refused) {
+          const batch = queue[0];
+          const result = await untilAnswered(`sending lines ${batch.firstLine}-${batch.firstLine + batch.lines.length - 1} of step ${stepRunId}`, () => transport.append(stepRunId, batch));
+          if (result.ok) queue.shift();
+          else {
+            refused = result.message;
+            queue.length = 0;
+            problem(`log of step ${stepRunId} refused: ${result.message}`);
+          }
+        }
+      };
+      const kick = () => (draining ??= drain().finally(() => (draining = null)));
+      const cut = () => {
         clearTimeout(timer);
         timer = undefined;
         if (pending.length === 0) return;
-        const batch = pending;
+        queue.push({ firstLine: pending[0][0], lines: pending });
         pending = [];
-        chain = chain.then(async () => {
-          try {
-            await db
-              .insert(logChunks)
-              .values({ stepRunId, firstLine: batch[0][0], lastLine: batch[batch.length - 1][0], lines: batch })
-              .onConflictDoNothing();
-          } catch (err) {
-            failure ??= err;
-          }
-        });
+        pendingBytes = 0;
+        void kick();
       };
       return {
         write(stream, content) {
-          pending.push([next++, `${new Date().toISOString()} ${stream}`, masker.mask(content)]);
           written++;
-          if (pending.length >= BATCH_LINES) flush();
-          else timer ??= setTimeout(flush, FLUSH_MS);
+          if (refused) return;
+          const text = clip(masker.mask(content));
+          pending.push([next++, `${new Date().toISOString()} ${stream}`, text]);
+          pendingBytes += text.length + 40;
+          if (pending.length >= batchLines || pendingBytes >= batchBytes) cut();
+          else timer ??= setTimeout(cut, flushMs);
         },
         async close() {
-          flush();
-          await chain;
-          if (failure) throw failure;
+          cut();
+          while (draining) await draining;
         },
         get linesWritten() {
           return written;
@@ -80,22 +120,25 @@ export function createDbLogSink(db: Db): LogSink {
   };
 }
 
-export async function readStepLogs(db: Db, stepRunId: string, fromLine: number, limit: number): Promise<LogLine[]> {
-  const rows = await db
-    .select()
-    .from(logChunks)
-    .where(and(eq(logChunks.stepRunId, stepRunId), gte(logChunks.lastLine, fromLine)))
-    .orderBy(logChunks.firstLine)
-    .limit(limit); // every chunk holds at least one line
-  const out: LogLine[] = [];
-  for (const row of rows) {
-    if (row.lastLine < fromLine) continue;
-    for (const [line, meta, content] of row.lines) {
-      if (line < fromLine) continue;
-      const space = meta.indexOf(' ');
-      out.push({ line, timestamp: meta.slice(0, space), stream: meta.slice(space + 1) as LogLine['stream'], content });
-      if (out.length >= limit) return out;
-    }
-  }
-  return out;
+/** Lines kept in memory only, for output that is not a StepRun's (a notification's): the tail explains a failure. */
+export function createMemoryLogSink(keep = 20): LogSink & { tail(): string[] } {
+  let last: string[] = [];
+  return {
+    async open(_stepRunId, masker) {
+      last = [];
+      let written = 0;
+      return {
+        write(_stream, content) {
+          written++;
+          last.push(clip(masker.mask(content)));
+          if (last.length > keep) last.shift();
+        },
+        async close() {},
+        get linesWritten() {
+          return written;
+        },
+      };
+    },
+    tail: () => last,
+  };
 }

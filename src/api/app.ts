@@ -19,6 +19,8 @@ import { approvalRoutes } from './routes/approvals';
 import { tokenRoutes } from './routes/tokens';
 import type { ApprovalService } from '../services/approvals';
 import type { AgentService } from '../services/agents';
+import type { LogIngest } from '../services/log-ingest';
+import { agentLogRoutes } from './routes/agent-logs';
 
 export interface Readiness {
   check(): Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -34,6 +36,8 @@ export interface AppDeps {
   readiness: Readiness;
   logger: Logger;
   metrics?: Metrics;
+  /** Where standalone agents ship step logs (absent: this server takes none). */
+  logIngest?: LogIngest;
 }
 
 export function createApp(deps: AppDeps) {
@@ -68,6 +72,8 @@ export function createApp(deps: AppDeps) {
     if (r.ok) sendOk(res, { status: 'ready', checks: r.checks });
     else sendError(req, res, 503, 'not ready', r.checks);
   });
+
+  if (deps.logIngest) app.use(agentLogRoutes({ agents: deps.agents, ingest: deps.logIngest }));
 
   const api = express.Router();
   // Who first, then the body: a request without a valid token is a 401 whatever it carries.

@@ -21,13 +21,21 @@ export function createMetrics(events?: EventBus) {
   });
   const transitions = new client.Counter({
     name: 'arcentra_status_transitions_total',
-    help: 'PipelineRun, JobRun, StepRun and agent status changes made in this process',
+    help: 'PipelineRun, JobRun, StepRun and agent status changes of the installation, as seen by this process',
     labelNames: ['kind', 'status'] as const,
     registers: [registry],
   });
   events?.subscribe((e) => transitions.inc({ kind: e.kind, status: e.status }));
+  const wsConnections = new client.Gauge({ name: 'arcentra_ws_connections', help: 'Open WebSocket connections', registers: [registry] });
+  const wsSlowClosures = new client.Counter({
+    name: 'arcentra_ws_slow_client_closures_total',
+    help: 'WebSocket clients closed (1008) because their send buffer passed its limit',
+    registers: [registry],
+  });
   return {
     registry,
+    wsConnections,
+    wsSlowClosures,
     /** `route` is the matched pattern (e.g. /api/v1/pipelines/:pipelineId), never the raw path with its ids. */
     observe(method: string, route: string, status: number, seconds: number) {
       requests.inc({ method, route, status: String(status) });

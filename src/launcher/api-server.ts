@@ -18,6 +18,10 @@ import type { TemporalSettings } from '../temporal/temporal-config';
 import { StartupError } from './startup-error';
 import { createMetrics } from '../api/metrics';
 import type { EventBus } from '../events';
+import type { LogIngest } from '../services/log-ingest';
+import { createLogFeed } from '../realtime/log-feed';
+import { attachWsGateway } from '../api/ws-gateway';
+import { startStreamServer } from '../grpc/stream-server';
 import { join } from 'node:path';
 import { createSecretBox, loadOrCreateKey } from '../git/credentials';
 import { createRepoCache } from '../git/repo-cache';
@@ -34,8 +38,9 @@ export async function startApiServer(opts: {
   temporalUiUrl: string | null;
   workers: Worker[];
   logger: Logger;
-  events?: EventBus;
-}): Promise<{ url: string; close(): Promise<void> }> {
+  events: EventBus;
+  logIngest: LogIngest;
+}): Promise<{ url: string; grpcPort: number; close(): Promise<void> }> {
   const { config, db, database, client, settings, workers, logger } = opts;
   const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
   for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
@@ -61,8 +66,28 @@ export async function startApiServer(opts: {
     },
   };
   const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
-  const app = createApp({ tokens: createTokenService(db), pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics: createMetrics(opts.events) });
+  const tokens = createTokenService(db);
+  const metrics = createMetrics(opts.events);
+  const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics, logIngest: opts.logIngest });
   const server: Server = createServer(app);
+  const logs = await createLogFeed({ db, database, events: opts.events });
+  const gateway = attachWsGateway(server, { tokens, runs, pipelines: pipelinesService, events: opts.events, logs, logger, metrics, maxBufferedBytes: config.wsSendBufferBytes });
+  const grpc = await startStreamServer(
+    {
+      tokens,
+      access: {
+        run: (principal, runId) => runs.get(principal, runId),
+        step: (principal, runId, stepRunId) => runs.step(principal, runId, stepRunId),
+        pipeline: (principal, pipelineId) => pipelinesService.load(principal, pipelineId),
+      },
+      events: opts.events,
+      logs,
+      logger,
+    },
+    { port: config.grpcPort },
+  ).catch((err: NodeJS.ErrnoException & { details?: string }) => {
+    throw /in use|EADDRINUSE/i.test(`${err.message} ${err.details ?? ''}`) ? new StartupError(`port ${config.grpcPort} (ARCENTRA_GRPC_PORT) is already in use: stop what holds it or set ARCENTRA_GRPC_PORT`) : err;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`) : err),
@@ -82,11 +107,15 @@ export async function startApiServer(opts: {
   reconciler.unref();
   return {
     url: config.publicUrl ?? `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(reconciler);
+    grpcPort: grpc.port,
+    close: async () => {
+      clearInterval(reconciler);
+      await Promise.all([gateway.close(), grpc.close()]);
+      await logs.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } f
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { createLocalEventBus } from '../events';
+import { createDatabaseEventBus } from '../events';
 import type { EventBus } from '../events';
 import { openDatabase } from '../store/db';
 import type { Database } from '../store/db';
@@ -14,7 +14,8 @@ import { createControlWorker } from '../worker/control-worker';
 import type { WorkflowBundle } from '../worker/control-worker';
 import { createAgent } from '../agent/agent';
 import type { RunningAgent } from '../agent/agent';
-import { createDbLogSink } from '../agent/log-sink';
+import { createHttpLogTransport, createInProcessLogTransport } from '../agent/log-transport';
+import { createLogIngest } from '../services/log-ingest';
 import { createTransitions } from '../store/transitions';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { loadTemporalSettings } from '../temporal/temporal-config';
@@ -30,6 +31,8 @@ export interface SystemRoles {
 
 export interface RunningSystem {
   apiUrl: string | null;
+  /** The gRPC stream.v1 port (servers only). */
+  grpcPort: number | null;
   temporalAddress: string;
   temporalUiUrl: string | null;
   generatedAdminToken: string | null;
@@ -88,6 +91,9 @@ export async function startSystem(opts: {
     if (roles.server && config.port !== 0 && !(await portIsFree(config.port, '0.0.0.0'))) {
       throw new StartupError(`port ${config.port} (PORT) is already in use: stop what holds it or set PORT`);
     }
+    if (roles.server && config.grpcPort !== 0 && !(await portIsFree(config.grpcPort, '0.0.0.0'))) {
+      throw new StartupError(`port ${config.grpcPort} (ARCENTRA_GRPC_PORT) is already in use: stop what holds it or set ARCENTRA_GRPC_PORT`);
+    }
     installQuietRuntime();
     let devServer: DevServer | null = null;
     let temporalAddress = config.temporalAddress;
@@ -112,7 +118,10 @@ export async function startSystem(opts: {
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stack.push(() => workerConnection.close());
 
-    const events = createLocalEventBus();
+    // Every status event of the installation reaches every process (through the database).
+    const events = await createDatabaseEventBus(database);
+    stack.push(() => events.close());
+    const logIngest = createLogIngest({ db, database });
     const workers: Worker[] = [];
     let agent: RunningAgent | null = null;
     const running: Array<Promise<void>> = [];
@@ -140,7 +149,12 @@ export async function startSystem(opts: {
         settings,
         db,
         transitions: createTransitions({ db, events }),
-        logSink: createDbLogSink(db),
+        events,
+        // A standalone agent with server URLs ships logs to them; otherwise through the database itself.
+        logTransport: (agentId) =>
+          !roles.server && config.serverUrls?.length && config.agentToken
+            ? createHttpLogTransport({ serverUrls: config.serverUrls, token: config.agentToken, agentId })
+            : createInProcessLogTransport(logIngest, agentId),
         dataDir: config.dataDir,
         name: config.agentName,
         labels: config.agentLabels,
@@ -157,16 +171,19 @@ export async function startSystem(opts: {
     });
 
     let apiUrl: string | null = null;
+    let grpcPort: number | null = null;
     if (roles.server) {
       // Loaded only here: an agent-only process never pays for Express, the spec compiler or the API.
       const { startApiServer } = await import('./api-server');
-      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger, events });
+      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger, events, logIngest });
       stack.push(api.close);
       apiUrl = api.url;
+      grpcPort = api.grpcPort;
     }
 
     return {
       apiUrl,
+      grpcPort,
       temporalAddress,
       temporalUiUrl,
       generatedAdminToken: bootstrap?.generated ?? null,

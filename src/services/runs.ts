@@ -16,7 +16,7 @@ import type { SpecChecker } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { PipelineRunInput } from '../../workflows/definitions';
 import { PIPELINE_RUN_WORKFLOW, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
-import { readStepLogs } from '../agent/log-sink';
+import { readStepLogs } from '../store/log-store';
 import { triggerFacts } from '../../workflows/expression-context';
 
 const SA = {
@@ -324,10 +324,27 @@ export function createRunService(deps: RunServiceDeps) {
       }
     },
 
-    async logs(principal: Principal, runId: string, stepRunId: string, fromLine: number, limit: number) {
+    /** A step of a run the principal may see (NotFound otherwise, the same for missing and hidden). */
+    async step(principal: Principal, runId: string, stepRunId: string) {
       await loadRun(principal, runId);
       const [step] = await db.select().from(stepRuns).where(and(eq(stepRuns.stepRunId, stepRunId), eq(stepRuns.runId, runId)));
       if (!step) throw new NotFound(`step run ${stepRunId} not found in run ${runId}`);
+      return step;
+    },
+
+    /** Every line of a step's log from `fromLine`, page by page (a download of any size). */
+    async *allLogLines(principal: Principal, runId: string, stepRunId: string, fromLine: number) {
+      await this.step(principal, runId, stepRunId);
+      for (let from = fromLine; ; ) {
+        const lines = await readStepLogs(db, stepRunId, from, 5000);
+        if (lines.length === 0) return;
+        yield lines;
+        from = lines[lines.length - 1].line + 1;
+      }
+    },
+
+    async logs(principal: Principal, runId: string, stepRunId: string, fromLine: number, limit: number) {
+      const step = await this.step(principal, runId, stepRunId);
       const lines = await readStepLogs(db, stepRunId, fromLine, limit);
       const nextLine = lines.length ? lines[lines.length - 1].line + 1 : fromLine;
       const complete = isFinal(step.status) && lines.length < limit;

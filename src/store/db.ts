@@ -1,6 +1,7 @@
 // Opens the database (embedded PGlite in the data dir, or PostgreSQL) and applies the drizzle migrations.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
 import { MIGRATIONS_FOLDER } from '../paths';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import * as schema from './schema';
@@ -10,8 +11,13 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
-  /** Runs a plain statement (used for LISTEN/NOTIFY style needs and health checks). */
   ping(): Promise<void>;
+  /**
+   * Notifications between processes (PostgreSQL NOTIFY/LISTEN). The embedded database serves one
+   * process only, so there they stay in-process. Payloads are small references (< 8000 bytes).
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -42,13 +48,24 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
     }
   }
   const db = drizzle(sql, { schema }) as unknown as Db;
+  // LISTEN needs a session of its own; postgres.js opens it on first use and re-listens after a reconnect.
+  const listener = postgres(url, { max: 1, onnotice: () => undefined });
   return {
     db,
     kind: 'postgres',
     ping: async () => {
       await sql`select 1`;
     },
-    close: () => sql.end({ timeout: 5 }),
+    notify: async (channel, payload) => {
+      await sql`select pg_notify(${channel}, ${payload})`;
+    },
+    listen: async (channel, onPayload) => {
+      const { unlisten } = await listener.listen(channel, onPayload);
+      return unlisten;
+    },
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), listener.end({ timeout: 1 })]);
+    },
   };
 }
 
@@ -62,11 +79,20 @@ async function openPglite(dir: string, runMigrations: boolean): Promise<Database
     const { migrate } = await import('drizzle-orm/pglite/migrator');
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   }
+  const local = new EventEmitter();
+  local.setMaxListeners(0);
   return {
     db: db as unknown as Db,
     kind: 'pglite',
     ping: async () => {
       await client.query('select 1');
+    },
+    notify: async (channel, payload) => {
+      local.emit(channel, payload);
+    },
+    listen: async (channel, onPayload) => {
+      local.on(channel, onPayload);
+      return async () => void local.off(channel, onPayload);
     },
     close: () => client.close(),
   };

@@ -8,7 +8,7 @@ import type { Db } from './db';
 import { jobRuns, pipelineRuns, stepRuns } from './schema';
 import type { EntityKind } from '../statuses';
 import { allowedFrom, isFinal, isKnownStatus } from '../statuses';
-import type { EventBus } from '../events';
+import type { EventBus, StatusCounters, StatusEvent } from '../events';
 
 export interface RunStatusChange {
   runId: string;
@@ -47,12 +47,34 @@ function ownedBy(agentId: string): SQL {
   return sql`exists (select 1 from job_runs j where j.job_run_id = ${stepRuns.jobRunId} and j.agent_id = ${agentId})`;
 }
 
+interface Moved {
+  previous: string;
+  runId: string;
+  pipelineId: string;
+  projectId: string;
+  jobRunId: string | null;
+  agentId: string | null;
+}
+
+const COUNTER_OF: Record<string, keyof StatusCounters> = {
+  pending: 'pending',
+  queued: 'pending',
+  running: 'running',
+  paused: 'running',
+  success: 'succeeded',
+  partial: 'succeeded',
+  failed: 'failed',
+  timeout: 'failed',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+};
+
 export function createTransitions({ db, events }: { db: Db; events: EventBus }) {
   /**
    * Moves one entity to `to` if the move is legal. Repeating the same move is a no-op, so a retried
    * activity is harmless; an illegal move is refused (non-retryable) rather than written.
    */
-  async function transition(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>, guard?: SQL): Promise<{ previous: string; runId: string } | null> {
+  async function transition(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>, guard?: SQL): Promise<Moved | null> {
     if (!isKnownStatus(kind, to)) throw ApplicationFailure.nonRetryable(`unknown ${kind} status "${to}"`, ILLEGAL_TRANSITION);
     const { table, id: idCol, status: statusCol, runId: runIdCol, name } = TABLES[kind];
     const timeFields: Record<string, unknown> = {};
@@ -64,7 +86,15 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       .update(table)
       .set({ status: to, ...timeFields, ...fields } as never)
       .where(and(eq(idCol, id), inArray(statusCol, allowedFrom(kind, to)), guard))
-      .returning({ previous: sql<string>`(select p.status from ${sql.raw(name)} p where p.${sql.raw(idCol.name)} = ${id})`, runId: runIdCol });
+      .returning({
+        previous: sql<string>`(select p.status from ${sql.raw(name)} p where p.${sql.raw(idCol.name)} = ${id})`,
+        runId: runIdCol,
+        // Who the event is about, for subscribers that filter by pipeline or project.
+        pipelineId: sql<string>`(select r.pipeline_id from pipeline_runs r where r.run_id = ${sql.raw(`${name}.run_id`)})`,
+        projectId: sql<string>`(select r.project_id from pipeline_runs r where r.run_id = ${sql.raw(`${name}.run_id`)})`,
+        jobRunId: kind === 'step' ? stepRuns.jobRunId : kind === 'job' ? jobRuns.jobRunId : sql<string | null>`null`,
+        agentId: kind === 'job' ? jobRuns.agentId : sql<string | null>`null`,
+      });
     if (moved) return moved;
     const [current] = await db
       .select({ status: statusCol, owned: guard ? sql<boolean>`${guard}` : sql<boolean>`true` })
@@ -77,10 +107,42 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
     throw ApplicationFailure.nonRetryable(`${kind} ${id}: illegal transition ${current.status} -> ${to}`, ILLEGAL_TRANSITION);
   }
 
+  /** A run's jobs, or a job's steps, by where they are (a skipped job counts as skipped). */
+  async function countersOf(kind: 'run' | 'job', id: string): Promise<StatusCounters> {
+    const rows =
+      kind === 'run'
+        ? await db.select({ status: jobRuns.status, skipped: jobRuns.skipped, n: sql<number>`count(*)::int` }).from(jobRuns).where(eq(jobRuns.runId, id)).groupBy(jobRuns.status, jobRuns.skipped)
+        : await db.select({ status: stepRuns.status, skipped: sql<boolean>`false`, n: sql<number>`count(*)::int` }).from(stepRuns).where(eq(stepRuns.jobRunId, id)).groupBy(stepRuns.status);
+    const counters: StatusCounters = { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
+    for (const row of rows) {
+      counters.total += row.n;
+      counters[row.skipped ? 'skipped' : (COUNTER_OF[row.status] ?? 'pending')] += row.n;
+    }
+    return counters;
+  }
+
+  async function publish(kind: EntityKind, id: string, status: string, moved: Moved, reason: string | undefined) {
+    const event: StatusEvent = {
+      kind,
+      id,
+      runId: moved.runId,
+      pipelineId: moved.pipelineId,
+      projectId: moved.projectId,
+      status,
+      previousStatus: moved.previous,
+      timestamp: new Date().toISOString(),
+    };
+    if (moved.jobRunId) event.jobRunId = moved.jobRunId;
+    if (moved.agentId) event.agentId = moved.agentId;
+    if (reason !== undefined) event.reason = reason;
+    if (kind !== 'step') event.counters = await countersOf(kind, id);
+    await events.publish(event);
+  }
+
   return {
     async recordRunStatus(change: RunStatusChange): Promise<void> {
       const moved = await transition('run', change.runId, change.status, change.reason !== undefined ? { reason: change.reason } : {});
-      if (moved) await events.publish({ kind: 'run', runId: change.runId, id: change.runId, status: change.status, previousStatus: moved.previous });
+      if (moved) await publish('run', change.runId, change.status, moved, change.reason);
     },
     async recordJobStatus(change: JobStatusChange): Promise<void> {
       const fields: Record<string, unknown> = {};
@@ -89,7 +151,7 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (change.skipped !== undefined) fields.skipped = change.skipped;
       if (change.reason !== undefined) fields.reason = change.reason;
       const moved = await transition('job', change.jobRunId, change.status, fields);
-      if (moved) await events.publish({ kind: 'job', runId: moved.runId, id: change.jobRunId, status: change.status, previousStatus: moved.previous });
+      if (moved) await publish('job', change.jobRunId, change.status, moved, change.reason);
     },
     /** With `agentId`, the move happens only if that agent holds the step's job (an agent's own report). */
     async recordStepStatus(change: StepStatusChange, reporter?: { agentId: string }): Promise<void> {
@@ -99,7 +161,7 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (change.outputs !== undefined) fields.outputs = change.outputs;
       if (change.reason !== undefined) fields.reason = change.reason;
       const moved = await transition('step', change.stepRunId, change.status, fields, reporter ? ownedBy(reporter.agentId) : undefined);
-      if (moved) await events.publish({ kind: 'step', runId: moved.runId, id: change.stepRunId, status: change.status, previousStatus: moved.previous });
+      if (moved) await publish('step', change.stepRunId, change.status, moved, change.reason);
     },
   };
 }

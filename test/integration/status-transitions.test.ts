@@ -12,7 +12,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTransitions, NOT_OWNER } from '../../src/store/transitions';
 import { createStepActivities } from '../../activities/step';
-import { createDbLogSink } from '../../src/agent/log-sink';
+import { createShippingLogSink } from '../../src/agent/log-sink';
+import { createInProcessLogTransport } from '../../src/agent/log-transport';
+import { createLogIngest } from '../../src/services/log-ingest';
 import { createJobSlots } from '../../src/agent/job-slots';
 import { loadPluginCatalogue } from '../../src/plugins/catalogue';
 
@@ -114,7 +116,7 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
       const agentB = createStepActivities({
         agentId: 'agent_b',
         workspaceRoot,
-        logSink: createDbLogSink(database.db),
+        logSink: createShippingLogSink(createInProcessLogTransport(createLogIngest({ db: database.db, database }), 'agent_b')),
         transitions: createTransitions({ db: database.db, events: bus }),
         plugins: loadPluginCatalogue(),
         slots: createJobSlots(1),

@@ -10,6 +10,8 @@ import { cachedWorkflowBundle } from '../../src/worker/workflow-bundle';
 
 /** A namespace of its own for scenario tests that run separate server and agent processes. */
 export const SCENARIO_NAMESPACE = 'arcentra-scenario';
+/** The realtime scenario's own namespace: its agents must not take the scale-out scenario's jobs. */
+export const REALTIME_NAMESPACE = 'arcentra-realtime';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,7 +23,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const dataDir = join(process.cwd(), '.test-data', `temporal-${process.pid}`);
   mkdirSync(dataDir, { recursive: true });
-  const server = await startDevServer({ settings: loadTemporalSettings(), dataDir, port: await freePort(), ephemeral: true, headless: true, extraNamespaces: [SCENARIO_NAMESPACE] });
+  const server = await startDevServer({ settings: loadTemporalSettings(), dataDir, port: await freePort(), ephemeral: true, headless: true, extraNamespaces: [SCENARIO_NAMESPACE, REALTIME_NAMESPACE] });
   // Built once up front, not by the first of several processes a scenario test starts at once.
   execFileSync(process.execPath, [join(process.cwd(), 'scripts', 'build.mjs')], { stdio: 'inherit' });
   // The same cached bundle every server process of this checkout uses (scenario tests spawn some).

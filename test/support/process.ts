@@ -20,7 +20,8 @@ export interface ArcentraProcess {
 export function spawnArcentra(env: Record<string, string>, args = ['all']): ArcentraProcess {
   const child = spawn(ARCENTRA, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ...env },
+    // gRPC on any free port unless a test names one: processes of parallel tests never share 9090.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ARCENTRA_GRPC_PORT: '0', ...env },
     detached: true, // its own process group, like a terminal's job
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -106,8 +106,14 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
   });
   g.add({ method: 'get', path: '/runs/:runId/steps/:stepRunId/logs', action: 'read', summary: "A step's log lines from fromLine (download=1: text/plain)", query: LogsQuery }, async (req, res, { query: q }) => {
     if (q.download === '1' || q.download === 'true') {
-      const page = await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, 10000);
-      res.type('text/plain').send(page.lines.map((l) => l.content).join('\n') + (page.lines.length ? '\n' : ''));
+      // Streamed page by page: a step of a million lines downloads whole without being held in memory.
+      const pages = deps.runs.allLogLines(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine);
+      const first = await pages.next(); // access is checked here, before any byte is sent
+      res.type('text/plain');
+      for (let page = first; !page.done && !res.destroyed; page = await pages.next()) {
+        if (!res.write(page.value.map((l) => l.content + '\n').join(''))) await new Promise((r) => (res.once('drain', r), res.once('close', r)));
+      }
+      res.end();
       return;
     }
     sendOk(res, await deps.runs.logs(principalOf(req), param(req, 'runId'), param(req, 'stepRunId'), q.fromLine, q.limit));
