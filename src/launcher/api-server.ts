@@ -28,6 +28,7 @@ import { createRepoCache } from '../git/repo-cache';
 import { createGitDefinitions } from '../services/git-definitions';
 
 const RECONCILE_EVERY_MS = 60_000;
+const AGENT_SWEEP_EVERY_MS = 10_000;
 
 export async function startApiServer(opts: {
   config: Config;
@@ -105,11 +106,18 @@ export async function startApiServer(opts: {
   void reconcile();
   const reconciler = setInterval(() => void reconcile(), RECONCILE_EVERY_MS);
   reconciler.unref();
+  const agentService = createAgentService(db);
+  const sweeper = setInterval(
+    () => void agentService.markSilentAgentsOffline(opts.events).catch((err: Error) => logger.warn({ err: err.message }, 'could not check agent heartbeats')),
+    AGENT_SWEEP_EVERY_MS,
+  );
+  sweeper.unref();
   return {
     url: config.publicUrl ?? `http://127.0.0.1:${port}`,
     grpcPort: grpc.port,
     close: async () => {
       clearInterval(reconciler);
+      clearInterval(sweeper);
       await Promise.all([gateway.close(), grpc.close()]);
       await logs.close();
       await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 // Agents: registration tokens (hashed), and the list of agents with their liveness.
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, sql } from 'drizzle-orm';
+import type { EventBus } from '../events';
 import type { Db } from '../store/db';
 import { agentTokens, agents } from '../store/schema';
 import { hashToken, newId, newSecretToken } from '../ids';
@@ -23,6 +24,20 @@ export function createAgentService(db: Db) {
         .from(agentTokens)
         .where(and(eq(agentTokens.tokenHash, hashToken(token)), isNull(agentTokens.revokedAt)));
       return !!row;
+    },
+
+    /**
+     * Agents that stopped beating (killed, cut off) are marked offline, each by exactly one server
+     * (the update is atomic), and the change is published like any other transition.
+     */
+    async markSilentAgentsOffline(events: EventBus, now = Date.now()): Promise<string[]> {
+      const silent = await db
+        .update(agents)
+        .set({ status: 'offline' })
+        .where(and(eq(agents.status, 'online'), lt(agents.lastHeartbeatAt, sql`${new Date(now - AGENT_OFFLINE_AFTER_MS).toISOString()}::timestamptz`)))
+        .returning({ agentId: agents.agentId });
+      for (const { agentId } of silent) await events.publish({ kind: 'agent', id: agentId, agentId, status: 'offline', previousStatus: 'online', reason: 'no heartbeat' });
+      return silent.map((a) => a.agentId);
     },
 
     async list(q: { page: number; pageSize: number }, now = Date.now()) {

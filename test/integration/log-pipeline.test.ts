@@ -18,6 +18,8 @@ import { createTransitions } from '../../src/store/transitions';
 import { createLogFeed } from '../../src/realtime/log-feed';
 import type { LogFeed } from '../../src/realtime/log-feed';
 import { readStepLogs } from '../../src/store/log-store';
+import { createAgentService } from '../../src/services/agents';
+import { agents } from '../../src/store/schema';
 import type { LogLine } from '../../src/store/log-store';
 import { DB_KINDS, freshPostgresDatabase, tempDir } from '../support/databases';
 
@@ -245,5 +247,20 @@ describe.each(DB_KINDS)('log pipeline on %s', (kind) => {
     expect(seen[1]).toMatchObject({ kind: 'job', id: `job_${n}`, agentId: 'agent_a', counters: { total: 1, succeeded: 1, running: 0 } });
     expect(seen[2]).toMatchObject({ kind: 'run', id: `run_${n}`, counters: { total: 1, succeeded: 1 } });
     expect(typeof seen[2].timestamp).toBe('string');
+  });
+
+  it('marks an agent that stopped beating offline once, and says so on the bus', async () => {
+    const service = createAgentService(database.db);
+    await database.db.insert(agents).values([
+      { agentId: 'agent_silent', name: 'silent', status: 'online', lastHeartbeatAt: new Date(Date.now() - 60_000) },
+      { agentId: 'agent_alive', name: 'alive', status: 'online', lastHeartbeatAt: new Date() },
+    ]);
+    const seen: string[] = [];
+    const off = events.subscribe((e) => e.kind === 'agent' && seen.push(`${e.id}:${e.previousStatus}->${e.status}`));
+    expect(await service.markSilentAgentsOffline(events)).toEqual(['agent_silent']);
+    expect(await service.markSilentAgentsOffline(events)).toEqual([]);
+    await until(() => seen.length === 1, 'the offline event');
+    off();
+    expect(seen).toEqual(['agent_silent:online->offline']);
   });
 });

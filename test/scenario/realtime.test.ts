@@ -265,4 +265,21 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     expect(names).toContain('stream.v1.StreamService');
     client.close();
   });
+
+  // Last: server A stays down afterwards.
+  it('loses no line when the server the agent ships to is killed -9 mid-stream', async () => {
+    const script = `for i in $(seq 0 59); do seq -f 'line %g' $((i*1000+1)) $((i*1000+1000)); sleep 0.05; done`;
+    const { runId, stepRunIds } = await trigger('rt', [{ name: 'flood', run: script }]);
+    const [step] = stepRunIds;
+    const watcher = await connectWs(b.url, TOKEN);
+    watcher.subscribe('channel_log', { runId, stepRunId: step });
+    await until('10,000 lines stored', async () => (await lastStored(runId, step)) >= 10_000);
+    killGroup(a.proc!.child, 'SIGKILL');
+    await a.proc!.exited;
+    a.proc = undefined;
+    await watcher.waitFor((f) => f.some((x) => x.type === 'eof'), 'eof on B', 120_000);
+    expectComplete(watcher.linesOf(step), 1, 60_000, 'ws on B after A died');
+    expect(await lastStored(runId, step)).toBe(60_000);
+    watcher.close();
+  }, 180_000);
 });
