@@ -6,6 +6,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Database, Db } from '../store/db';
 import { jobRuns, logChunks, stepRuns } from '../store/schema';
 import { isFinal } from '../statuses';
+import { MAX_CHUNK_LINES } from '../store/log-store';
 
 /** One stored line: [line number, "<ISO time> <stream>", content]. */
 export type StoredLine = [number, string, string];
@@ -22,7 +23,7 @@ export type AppendResult =
   | { ok: false; reason: 'not_owner' | 'step_final' | 'bad_batch' | 'gap'; message: string };
 
 export const LOG_CHANNEL = 'arcentra_logs';
-export const MAX_BATCH_LINES = 1000;
+export const MAX_BATCH_LINES = MAX_CHUNK_LINES;
 
 export interface LogIngest {
   /** The next line number an agent should write for this step (after lines of earlier attempts). */

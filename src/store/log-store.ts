@@ -1,5 +1,5 @@
 // Reading stored step log lines: chunk rows of up to a batch of lines each, in line order.
-import { and, eq, gte } from 'drizzle-orm';
+import { and, eq, gt, gte } from 'drizzle-orm';
 import type { Db } from './db';
 import { logChunks } from './schema';
 
@@ -10,12 +10,17 @@ export interface LogLine {
   content: string;
 }
 
+/** The most lines one stored chunk may hold (the ingest refuses bigger batches). */
+export const MAX_CHUNK_LINES = 1000;
+
 /** Up to `limit` lines from `fromLine` on. */
 export async function readStepLogs(db: Db, stepRunId: string, fromLine: number, limit: number): Promise<LogLine[]> {
   const rows = await db
     .select({ lastLine: logChunks.lastLine, lines: logChunks.lines })
     .from(logChunks)
-    .where(and(eq(logChunks.stepRunId, stepRunId), gte(logChunks.lastLine, fromLine)))
+    // A chunk holds at most MAX_CHUNK_LINES lines: bounding first_line lets the (step, first_line)
+    // index start near fromLine, so the end of a million-line log costs what its start does.
+    .where(and(eq(logChunks.stepRunId, stepRunId), gt(logChunks.firstLine, fromLine - MAX_CHUNK_LINES), gte(logChunks.lastLine, fromLine)))
     .orderBy(logChunks.firstLine)
     .limit(limit); // every chunk holds at least one line
   const out: LogLine[] = [];
