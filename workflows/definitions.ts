@@ -1,5 +1,6 @@
 // Signals, queries and workflow input types: declared once, imported by workflows and clients alike.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CompiledPipeline, CompiledJob } from '../src/spec/model';
 
 export const pauseSignal = defineSignal<[{ reason?: string; operator?: string }?]>('pause');
@@ -20,7 +21,35 @@ export function approvalIdFor(runId: string, jobRunId?: string): string {
   return jobRunId ? `apr_${jobRunId}` : `apr_${runId}`;
 }
 
+/** The search attributes of CONTRACT section 10, set on every PipelineRun. */
+export const RUN_SEARCH_ATTRIBUTES = {
+  pipelineId: defineSearchAttributeKey('ArcentraPipelineId', SearchAttributeType.KEYWORD),
+  projectId: defineSearchAttributeKey('ArcentraProjectId', SearchAttributeType.KEYWORD),
+  runStatus: defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD),
+  triggerType: defineSearchAttributeKey('ArcentraTriggerType', SearchAttributeType.KEYWORD),
+};
+
 export const PIPELINE_RUN_WORKFLOW = 'PipelineRunWorkflow';
+export const CRON_TRIGGER_WORKFLOW = 'CronTriggerWorkflow';
+
+/** CONTRACT section 10: one schedule per cron trigger, numbered in the order of the spec's cron triggers. */
+export function cronScheduleId(pipelineId: string, n: number): string {
+  return `pipeline/${pipelineId}/cron/${n}`;
+}
+
+/** What a schedule's action asks for: the run of one cron trigger. */
+export interface CronTriggerInput {
+  pipelineId: string;
+  /** The trigger's number among the pipeline's cron triggers. */
+  n: number;
+  variables: Record<string, string>;
+}
+
+/** A recorded run, ready for its workflow to start. */
+export interface PreparedRun {
+  workflowId: string;
+  input: PipelineRunInput;
+}
 export const JOB_RUN_WORKFLOW = 'JobRunWorkflow';
 
 export function pipelineRunWorkflowId(runId: string): string {

@@ -11,17 +11,16 @@ import {
   startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ControlActivities } from '../activities/control';
 import type { CompiledJob } from '../src/spec/model';
 import type { JobRunResult, LiveTree, PipelineRunInput } from './definitions';
-import { JOB_RUN_WORKFLOW, approvalIdFor, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
+import { JOB_RUN_WORKFLOW, RUN_SEARCH_ATTRIBUTES, approvalIdFor, jobRunWorkflowId, liveTreeQuery, pauseSignal, resumeSignal } from './definitions';
 import { runOutcome } from './outcome';
 import { createApprovalGate } from './approval-gate';
 import { sendNotifications } from './notify';
 import type { NotifyOutcome } from './notify';
 
-export const RUN_STATUS_ATTRIBUTE = defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD);
+export const RUN_STATUS_ATTRIBUTE = RUN_SEARCH_ATTRIBUTES.runStatus;
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;

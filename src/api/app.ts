@@ -21,6 +21,8 @@ import type { ApprovalService } from '../services/approvals';
 import type { AgentService } from '../services/agents';
 import type { LogIngest } from '../services/log-ingest';
 import { agentLogRoutes } from './routes/agent-logs';
+import type { WebhookService } from '../services/webhooks';
+import { webhookRoutes } from './routes/webhooks';
 
 export interface Readiness {
   check(): Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -38,6 +40,7 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Where standalone agents ship step logs (absent: this server takes none). */
   logIngest?: LogIngest;
+  webhooks?: WebhookService;
 }
 
 export function createApp(deps: AppDeps) {
@@ -74,6 +77,8 @@ export function createApp(deps: AppDeps) {
   });
 
   if (deps.logIngest) app.use(agentLogRoutes({ agents: deps.agents, ingest: deps.logIngest }));
+  // Signed by the provider, not by a bearer token: outside the authenticated router.
+  if (deps.webhooks) app.use(webhookRoutes({ webhooks: deps.webhooks }));
 
   const api = express.Router();
   // Who first, then the body: a request without a valid token is a 401 whatever it carries.

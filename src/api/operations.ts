@@ -9,7 +9,7 @@ import { allow } from './auth';
 import { parseInput } from './validate';
 import { NotFound } from '../errors';
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -69,7 +69,7 @@ export function routeGroup(mountPath: string, registry: Operation[]) {
       }, allow(spec.action), async (req: Request, res: Response) => {
         for (const [name, value] of Object.entries(req.params)) {
           // Our ids are short and plain; anything else (a NUL, a traversal, 5 KB) names nothing.
-          if (!ID.test(String(value))) throw new NotFound(`${name} ${JSON.stringify(String(value).slice(0, 80))} not found`);
+          if (!ID_PATTERN.test(String(value))) throw new NotFound(`${name} ${JSON.stringify(String(value).slice(0, 80))} not found`);
         }
         spec.before?.(req);
         const body = (spec.body ? parseInput(spec.body, req.body) : undefined) as Parsed<B>;

@@ -7,28 +7,22 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createApp } from '../api/app';
 import type { Database, Db } from '../store/db';
-import { createPipelineService } from '../services/pipelines';
-import { createRunService } from '../services/runs';
 import { createTokenService } from '../services/tokens';
-import { createSpecChecker } from '../services/spec-checker';
 import { createAgentService } from '../services/agents';
 import { createApprovalService } from '../services/approvals';
-import { loadPluginCatalogue } from '../plugins/catalogue';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { StartupError } from './startup-error';
 import { createMetrics } from '../api/metrics';
 import type { EventBus } from '../events';
+import type { ServerServices } from './server-services';
 import type { LogIngest } from '../services/log-ingest';
 import { createLogFeed } from '../realtime/log-feed';
 import { attachWsGateway } from '../api/ws-gateway';
 import { startStreamServer } from '../grpc/stream-server';
-import { join } from 'node:path';
-import { createSecretBox, loadOrCreateKey } from '../git/credentials';
-import { createRepoCache } from '../git/repo-cache';
-import { createGitDefinitions } from '../services/git-definitions';
 
 const RECONCILE_EVERY_MS = 60_000;
 const AGENT_SWEEP_EVERY_MS = 10_000;
+const SCHEDULE_RECONCILE_EVERY_MS = 10 * 60_000;
 
 export async function startApiServer(opts: {
   config: Config;
@@ -41,16 +35,10 @@ export async function startApiServer(opts: {
   logger: Logger;
   events: EventBus;
   logIngest: LogIngest;
+  services: ServerServices;
 }): Promise<{ url: string; grpcPort: number; close(): Promise<void> }> {
   const { config, db, database, client, settings, workers, logger } = opts;
-  const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
-  for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
-  const specs = createSpecChecker(catalogue);
-  // Repository credentials are sealed with this key: servers of one installation must share it.
-  const box = createSecretBox(loadOrCreateKey(config.dataDir, config.secretKey));
-  const git = createGitDefinitions({ cache: createRepoCache({ cacheDir: join(config.dataDir, 'git-cache') }), box });
-  const pipelinesService = createPipelineService(db, specs, { git, box, allowFileRepos: config.allowFileRepos });
-  const runs = createRunService({ db, temporal: client, settings, pipelinesService, specs, temporalUiUrl: opts.temporalUiUrl ?? undefined });
+  const { specs, pipelines: pipelinesService, runs, schedules, webhooks } = opts.services;
   const readiness = {
     async check() {
       const checks: Record<string, string> = {};
@@ -69,7 +57,7 @@ export async function startApiServer(opts: {
   const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
   const tokens = createTokenService(db);
   const metrics = createMetrics(opts.events);
-  const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics, logIngest: opts.logIngest });
+  const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics, logIngest: opts.logIngest, webhooks });
   const server: Server = createServer(app);
   const logs = await createLogFeed({ db, database, events: opts.events });
   const gateway = attachWsGateway(server, { tokens, runs, pipelines: pipelinesService, events: opts.events, logs, logger, metrics, maxBufferedBytes: config.wsSendBufferBytes });
@@ -112,12 +100,23 @@ export async function startApiServer(opts: {
     AGENT_SWEEP_EVERY_MS,
   );
   sweeper.unref();
+  // Schedules drift when someone deletes one in the Temporal UI, or a repository changes under us.
+  const reconcileSchedules = () =>
+    schedules.reconcile().then(
+      (r) => (r.created || r.updated || r.deleted) && logger.info(r, 'schedules reconciled'),
+      (err: Error) => logger.warn({ err: err.message }, 'could not reconcile schedules'),
+    );
+  const schedulesReady = reconcileSchedules();
+  const scheduleReconciler = setInterval(() => void reconcileSchedules(), SCHEDULE_RECONCILE_EVERY_MS);
+  scheduleReconciler.unref();
   return {
     url: config.publicUrl ?? `http://127.0.0.1:${port}`,
     grpcPort: grpc.port,
     close: async () => {
       clearInterval(reconciler);
       clearInterval(sweeper);
+      clearInterval(scheduleReconciler);
+      await schedulesReady;
       await Promise.all([gateway.close(), grpc.close()]);
       await logs.close();
       await new Promise<void>((resolve) => {

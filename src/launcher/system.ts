@@ -132,8 +132,12 @@ export async function startSystem(opts: {
         }),
       );
 
-    if (roles.server) {
-      const worker = await createControlWorker({ connection: workerConnection, settings, namespace, db, events, bundle: opts.bundle });
+    // Loaded only for servers: an agent-only process never pays for the spec compiler or the services.
+    const services = roles.server
+      ? (await import('./server-services')).createServerServices({ config, database, client, settings: { ...settings, namespace }, temporalUiUrl, logger })
+      : null;
+    if (services) {
+      const worker = await createControlWorker({ connection: workerConnection, settings, namespace, db, events, bundle: opts.bundle, scheduledRuns: services.runs });
       workers.push(worker);
       runWorker('control worker', worker.run());
     }
@@ -175,7 +179,7 @@ export async function startSystem(opts: {
     if (roles.server) {
       // Loaded only here: an agent-only process never pays for Express, the spec compiler or the API.
       const { startApiServer } = await import('./api-server');
-      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger, events, logIngest });
+      const api = await startApiServer({ config, db, database, client, settings: { ...settings, namespace }, temporalUiUrl, workers, logger, events, logIngest, services: services! });
       stack.push(api.close);
       apiUrl = api.url;
       grpcPort = api.grpcPort;

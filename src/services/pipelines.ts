@@ -19,6 +19,11 @@ export interface PipelineServiceOptions {
   /** Seals repository credentials. */
   box?: SecretBox;
   allowFileRepos?: boolean;
+  /**
+   * Called after a pipeline's definition, enablement or existence changed (create, save, update,
+   * delete), awaited before the request answers: cron schedules follow the definition.
+   */
+  onChanged?: (pipelineId: string) => Promise<void>;
 }
 
 export type PipelineRow = typeof pipelines.$inferSelect;
@@ -38,6 +43,9 @@ export interface CreatePipelineInput {
   format?: 'yaml' | 'yml' | 'json';
   /** Write-only: sealed at rest, never returned. */
   credentials?: unknown;
+  /** Write-only: the secret incoming webhooks must be signed with (null removes it). */
+  webhookSecret?: string | null;
+  enabled?: boolean;
 }
 
 /** A partial update: any field of a pipeline but its creator and its inline definition. */
@@ -83,6 +91,8 @@ export function toPipelineView(row: PipelineRow, lastRun: { runId: string; statu
     metadata: row.metadata,
     createdBy: row.createdBy,
     hasCredentials: row.credentialsSealed !== null,
+    hasWebhookSecret: row.webhookSecretSealed !== null,
+    enabled: row.enabled,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     lastRun,
@@ -91,8 +101,13 @@ export function toPipelineView(row: PipelineRow, lastRun: { runId: string; statu
 
 export function createPipelineService(db: Db, specs: SpecChecker, options: PipelineServiceOptions = {}) {
   /** repoUrl, pipelineFilePath and credentials as given, checked; credentials come back sealed. */
-  function checkSource(input: { repoUrl?: string | null; pipelineFilePath?: string; credentials?: unknown }) {
-    const out: { repoUrl?: string | null; pipelineFilePath?: string; credentialsSealed?: string | null } = {};
+  function checkSource(input: { repoUrl?: string | null; pipelineFilePath?: string; credentials?: unknown; webhookSecret?: string | null }) {
+    const out: { repoUrl?: string | null; pipelineFilePath?: string; credentialsSealed?: string | null; webhookSecretSealed?: string | null } = {};
+    if (input.webhookSecret === null) out.webhookSecretSealed = null;
+    else if (input.webhookSecret !== undefined) {
+      if (!options.box) throw new InvalidInput('webhookSecret: this server cannot store secrets');
+      out.webhookSecretSealed = options.box.seal(input.webhookSecret);
+    }
     if (input.repoUrl) {
       const url = checkRepoUrl(input.repoUrl, { allowFileRepos: options.allowFileRepos ?? false });
       if (!url.ok) throw new InvalidInput(`repoUrl: ${url.message}`, [{ path: 'repoUrl', message: url.message }]);
@@ -192,6 +207,8 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
             defaultBranch: input.defaultBranch ?? 'main',
             pipelineFilePath: source.pipelineFilePath ?? '.arcentra/pipeline.yaml',
             credentialsSealed: source.credentialsSealed ?? null,
+            webhookSecretSealed: source.webhookSecretSealed ?? null,
+            enabled: input.enabled ?? true,
             saveMode: input.saveMode ?? 'direct',
             prTargetBranch: input.prTargetBranch ?? null,
             metadata: input.metadata ?? {},
@@ -213,6 +230,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         if (isUniqueViolation(err)) throw new Conflict(`a pipeline named "${input.name}" already exists in project ${input.projectId}`);
         throw err;
       }
+      await options.onChanged?.(pipelineId);
       return toPipelineView(await load(principal, pipelineId), null);
     },
 
@@ -248,7 +266,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
       const repoUrl = patch.repoUrl !== undefined ? patch.repoUrl : row.repoUrl;
       checkSaveMode(repoUrl, patch.saveMode ?? row.saveMode);
       const set: Partial<PipelineRow> = { updatedAt: new Date(), ...checkSource(patch) };
-      for (const key of ['name', 'description', 'defaultBranch', 'saveMode', 'prTargetBranch', 'metadata'] as const) {
+      for (const key of ['name', 'description', 'defaultBranch', 'saveMode', 'prTargetBranch', 'metadata', 'enabled'] as const) {
         if (patch[key] !== undefined) (set as Record<string, unknown>)[key] = patch[key];
       }
       try {
@@ -257,6 +275,8 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         if (isUniqueViolation(err)) throw new Conflict(`a pipeline named "${patch.name}" already exists in project ${row.projectId}`);
         throw err;
       }
+      // A different branch, file or repository may mean different triggers; so may enabling.
+      if (['enabled', 'repoUrl', 'defaultBranch', 'pipelineFilePath'].some((k) => (patch as Record<string, unknown>)[k] !== undefined)) await options.onChanged?.(pipelineId);
       return toPipelineView(await load(principal, pipelineId), await lastRunOf(pipelineId));
     },
 
@@ -287,6 +307,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         }
         await tx.update(pipelines).set({ deletedAt: new Date(), updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
       });
+      await options.onChanged?.(pipelineId);
     },
 
     /**
@@ -296,11 +317,15 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
      */
     async saveSpec(principal: Principal, pipelineId: string, input: SaveSpecInput): Promise<SaveSpecResult> {
       const row = await load(principal, pipelineId);
-      if (row.repoUrl) return saveGitSpec(principal, row, input);
+      if (row.repoUrl) {
+        const saved = await saveGitSpec(principal, row, input);
+        if (saved.saveMode === 'direct') await options.onChanged?.(pipelineId);
+        return saved;
+      }
       checkSaveMode(row.repoUrl, row.saveMode);
       specs.compileOrReject(input.spec, input.format);
       const result = (revisionId: string): SaveSpecResult => ({ commitSha: revisionId, branch: null, saveMode: 'direct', prUrl: null, prBranch: null });
-      return db.transaction(async (tx) => {
+      const saved = await db.transaction(async (tx) => {
         // Serializes saves (and triggers) of this pipeline: the head check and the write are one step.
         const [locked] = await tx.select({ head: pipelines.currentRevisionId }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
         if (input.requestId) {
@@ -332,6 +357,8 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         await tx.update(pipelines).set({ currentRevisionId: revisionId, updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
         return result(revisionId);
       });
+      await options.onChanged?.(pipelineId);
+      return saved;
     },
 
     /** GET …/spec: the current definition and the revision (or commit) it is at. */

@@ -2,7 +2,7 @@
 import { and, asc, count, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { TypedSearchAttributes, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { Db } from '../store/db';
 import { approvals, jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/schema';
 import { Conflict, InvalidInput, NotFound } from '../errors';
@@ -14,17 +14,13 @@ import type { PipelineRow, PipelineService } from './pipelines';
 import type { CompiledPipeline } from '../spec/model';
 import type { SpecChecker } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
-import type { PipelineRunInput } from '../../workflows/definitions';
-import { PIPELINE_RUN_WORKFLOW, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
+import type { CronTriggerInput, PipelineRunInput, PreparedRun } from '../../workflows/definitions';
+import { PIPELINE_RUN_WORKFLOW, RUN_SEARCH_ATTRIBUTES, pauseSignal, pipelineRunWorkflowId, resumeSignal } from '../../workflows/definitions';
+import type { PreparedScheduledRun } from '../../activities/schedule';
 import { readStepLogs } from '../store/log-store';
 import { triggerFacts } from '../../workflows/expression-context';
 
-const SA = {
-  pipelineId: defineSearchAttributeKey('ArcentraPipelineId', SearchAttributeType.KEYWORD),
-  projectId: defineSearchAttributeKey('ArcentraProjectId', SearchAttributeType.KEYWORD),
-  runStatus: defineSearchAttributeKey('ArcentraRunStatus', SearchAttributeType.KEYWORD),
-  triggerType: defineSearchAttributeKey('ArcentraTriggerType', SearchAttributeType.KEYWORD),
-};
+const SA = RUN_SEARCH_ATTRIBUTES;
 
 export interface TriggerInput {
   variables?: Record<string, string | number | boolean>;
@@ -49,6 +45,9 @@ type RunRow = typeof pipelineRuns.$inferSelect;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const durationMs = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
+
+/** Who starts the runs of cron schedules: the system itself, for every project. */
+const SCHEDULE_PRINCIPAL: Principal = { tokenId: 'system', name: 'schedule', role: 'admin', projectIds: null };
 
 export function createRunService(deps: RunServiceDeps) {
   const { db, temporal, settings } = deps;
@@ -131,8 +130,8 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
-  /** Starts the PipelineRun workflow of a recorded run; a start that already happened is fine. */
-  async function startRunWorkflow(opts: { run: RunRow; pipelineRow: PipelineRow; pipeline: CompiledPipeline; ids: PipelineRunInput['ids']; event?: string }) {
+  /** The workflow input of a recorded run. */
+  function preparedRun(opts: { run: RunRow; pipelineRow: PipelineRow; pipeline: CompiledPipeline; ids: PipelineRunInput['ids']; event?: string }): PreparedRun {
     const { run, pipelineRow, pipeline } = opts;
     const triggerType = run.triggerType as PipelineRunInput['triggerType'];
     const workflowInput: PipelineRunInput = {
@@ -157,21 +156,110 @@ export function createRunService(deps: RunServiceDeps) {
         defaultMs: settings.stepActivityMs.defaultTimeout,
       },
     };
+    return { workflowId: run.workflowId, input: workflowInput };
+  }
+
+  /** Starts the PipelineRun workflow of a recorded run; a start that already happened is fine. */
+  async function startRunWorkflow(opts: { run: RunRow; pipelineRow: PipelineRow; pipeline: CompiledPipeline; ids: PipelineRunInput['ids']; event?: string }) {
+    const { workflowId, input } = preparedRun(opts);
     try {
       await temporal.workflow.start(PIPELINE_RUN_WORKFLOW, {
-        workflowId: run.workflowId,
+        workflowId,
         taskQueue: settings.taskQueues.control,
-        args: [workflowInput],
+        args: [input],
         typedSearchAttributes: new TypedSearchAttributes([
-          { key: SA.pipelineId, value: run.pipelineId },
-          { key: SA.projectId, value: run.projectId },
+          { key: SA.pipelineId, value: input.pipelineId },
+          { key: SA.projectId, value: input.projectId },
           { key: SA.runStatus, value: 'pending' },
-          { key: SA.triggerType, value: triggerType },
+          { key: SA.triggerType, value: input.triggerType },
         ]),
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
+  }
+
+  /** A recorded run's definition and ids, read back (a restart, or a retried scheduled run). */
+  async function recordedRun(run: RunRow) {
+    const found = await deps.pipelinesService.definitionOfRun(run.pipelineId, run.definitionCommitSha);
+    if (!found) throw new Error('its pipeline or definition is gone');
+    const pipeline = deps.specs.compileOrReject(found.definition.spec, found.definition.format);
+    const jobs = await db.select().from(jobRuns).where(eq(jobRuns.runId, run.runId));
+    const steps = await db.select().from(stepRuns).where(eq(stepRuns.runId, run.runId)).orderBy(asc(stepRuns.stepIndex));
+    const ids: PipelineRunInput['ids'] = { jobs: {} };
+    for (const job of jobs) ids.jobs[job.jobKey] = { jobRunId: job.jobRunId, stepRunIds: steps.filter((s) => s.jobRunId === job.jobRunId).map((s) => s.stepRunId) };
+    return { run, pipelineRow: found.row, pipeline, ids };
+  }
+
+  /**
+   * Records a run: its rows, numbered, in one transaction under the pipeline's row lock. The spec is
+   * compiled first (400, nothing written); a repeated requestId finds the run it made.
+   */
+  async function record(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event') {
+    // A git-backed definition is read at the commit (or ref) the run is for.
+    const { row: pipelineRow, definition } = await deps.pipelinesService.definitionFor(principal, pipelineId, { ref: input.ref, commitSha: input.commitSha });
+    if (!definition) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
+    if (!pipelineRow.enabled) throw new Conflict(`pipeline ${pipelineId} is disabled; enable it (PUT with {"enabled": true}) to run it`);
+    const pipeline = deps.specs.compileOrReject(definition.spec, definition.format);
+    const variables: Record<string, string> = { ...pipeline.variables };
+    for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
+
+    // With a requestId the run id, and so the workflow id, follows from it: even a second start that
+    // got past the database check would be refused by Temporal as a duplicate workflow id.
+    const runId = input.requestId ? idFor('run', `${pipelineId}\u0000${input.requestId}`) : newId('run');
+    const workflowId = pipelineRunWorkflowId(runId);
+    const created = await db.transaction(async (tx) => {
+      // Serializes triggers of one pipeline: run numbers and requestId checks never race.
+      const [locked] = await tx.select({ runCounter: pipelines.runCounter }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
+      if (input.requestId) {
+        const [existing] = await tx
+          .select()
+          .from(pipelineRuns)
+          .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.requestId, input.requestId)));
+        if (existing) return { run: existing, fresh: false };
+      }
+      const number = locked.runCounter + 1;
+      await tx.update(pipelines).set({ runCounter: number }).where(eq(pipelines.pipelineId, pipelineId));
+      const [run] = await tx
+        .insert(pipelineRuns)
+        .values({
+          runId,
+          pipelineId,
+          projectId: pipelineRow.projectId,
+          number,
+          status: 'pending',
+          triggerType,
+          triggeredBy: input.triggeredBy ?? principal.name,
+          requestId: input.requestId ?? null,
+          variables,
+          ref: input.ref ?? null,
+          commitSha: input.commitSha ?? null,
+          definitionCommitSha: definition.commitSha,
+          target: pipeline.target ?? null,
+          workflowId,
+        })
+        .returning();
+      const ids: PipelineRunInput['ids'] = { jobs: {} };
+      for (const [jobIndex, job] of pipeline.jobs.entries()) {
+        const jobRunId = newId('job');
+        const stepRunIds = job.steps.map(() => newId('step'));
+        ids.jobs[job.key] = { jobRunId, stepRunIds };
+        await tx.insert(jobRuns).values({
+          jobRunId,
+          runId,
+          stageIndex: job.stageIndex,
+          stageName: job.stageName,
+          jobIndex,
+          jobKey: job.key,
+          name: job.displayName,
+          matrix: job.matrix ?? null,
+          status: 'pending',
+        });
+        await tx.insert(stepRuns).values(job.steps.map((s, i) => ({ stepRunId: stepRunIds[i], jobRunId, runId, stepIndex: i, name: s.name, status: 'pending' })));
+      }
+      return { run, fresh: true, ids };
+    });
+    return created.fresh ? { fresh: true as const, run: created.run, pipelineRow, pipeline, ids: created.ids! } : { fresh: false as const, run: created.run };
   }
 
   return {
@@ -196,14 +284,7 @@ export function createRunService(deps: RunServiceDeps) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
         try {
-          const found = await deps.pipelinesService.definitionOfRun(run.pipelineId, run.definitionCommitSha);
-          if (!found) throw new Error('its pipeline or definition is gone');
-          const pipeline = deps.specs.compileOrReject(found.definition.spec, found.definition.format);
-          const jobs = await db.select().from(jobRuns).where(eq(jobRuns.runId, run.runId));
-          const steps = await db.select().from(stepRuns).where(eq(stepRuns.runId, run.runId)).orderBy(asc(stepRuns.stepIndex));
-          const ids: PipelineRunInput['ids'] = { jobs: {} };
-          for (const job of jobs) ids.jobs[job.jobKey] = { jobRunId: job.jobRunId, stepRunIds: steps.filter((s) => s.jobRunId === job.jobRunId).map((s) => s.stepRunId) };
-          await startRunWorkflow({ run, pipelineRow: found.row, pipeline, ids });
+          await startRunWorkflow(await recordedRun(run));
           started.push(run.runId);
         } catch (err) {
           await db
@@ -216,78 +297,36 @@ export function createRunService(deps: RunServiceDeps) {
     },
 
     async trigger(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event' = 'manual') {
-      // A git-backed definition is read at the commit (or ref) the run is for.
-      const { row: pipelineRow, definition } = await deps.pipelinesService.definitionFor(principal, pipelineId, { ref: input.ref, commitSha: input.commitSha });
-      if (!definition) throw new InvalidInput('the pipeline has no definition yet: save a spec first', [{ path: 'spec', message: 'missing' }]);
-      const pipeline = deps.specs.compileOrReject(definition.spec, definition.format);
-      const variables: Record<string, string> = { ...pipeline.variables };
-      for (const [k, v] of Object.entries(input.variables ?? {})) variables[k] = String(v);
-
-      // With a requestId the run id, and so the workflow id, follows from it: even a second start that
-      // got past the database check would be refused by Temporal as a duplicate workflow id.
-      const runId = input.requestId ? idFor('run', `${pipelineId}\u0000${input.requestId}`) : newId('run');
-      const workflowId = pipelineRunWorkflowId(runId);
-      const created = await db.transaction(async (tx) => {
-        // Serializes triggers of one pipeline: run numbers and requestId checks never race.
-        const [locked] = await tx.select({ runCounter: pipelines.runCounter }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
-        if (input.requestId) {
-          const [existing] = await tx
-            .select()
-            .from(pipelineRuns)
-            .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.requestId, input.requestId)));
-          if (existing) return { run: existing, fresh: false };
-        }
-        const number = locked.runCounter + 1;
-        await tx.update(pipelines).set({ runCounter: number }).where(eq(pipelines.pipelineId, pipelineId));
-        const [run] = await tx
-          .insert(pipelineRuns)
-          .values({
-            runId,
-            pipelineId,
-            projectId: pipelineRow.projectId,
-            number,
-            status: 'pending',
-            triggerType,
-            triggeredBy: input.triggeredBy ?? principal.name,
-            requestId: input.requestId ?? null,
-            variables,
-            ref: input.ref ?? null,
-            commitSha: input.commitSha ?? null,
-            definitionCommitSha: definition.commitSha,
-            target: pipeline.target ?? null,
-            workflowId,
-          })
-          .returning();
-        const ids: PipelineRunInput['ids'] = { jobs: {} };
-        for (const [jobIndex, job] of pipeline.jobs.entries()) {
-          const jobRunId = newId('job');
-          const stepRunIds = job.steps.map(() => newId('step'));
-          ids.jobs[job.key] = { jobRunId, stepRunIds };
-          await tx.insert(jobRuns).values({
-            jobRunId,
-            runId,
-            stageIndex: job.stageIndex,
-            stageName: job.stageName,
-            jobIndex,
-            jobKey: job.key,
-            name: job.displayName,
-            matrix: job.matrix ?? null,
-            status: 'pending',
-          });
-          await tx.insert(stepRuns).values(job.steps.map((s, i) => ({ stepRunId: stepRunIds[i], jobRunId, runId, stepIndex: i, name: s.name, status: 'pending' })));
-        }
-        return { run, fresh: true, ids };
-      });
-      if (!created.fresh) return { runId: created.run.runId, number: created.run.number, status: created.run.status };
-
-      await startRunWorkflow({ run: created.run, pipelineRow, pipeline, ids: created.ids!, event: input.event }).catch(async (err: Error) => {
+      const recorded = await record(principal, pipelineId, input, triggerType);
+      if (!recorded.fresh) return { runId: recorded.run.runId, number: recorded.run.number, status: recorded.run.status };
+      const { run } = recorded;
+      await startRunWorkflow({ ...recorded, event: input.event }).catch(async (err: Error) => {
         await db
           .update(pipelineRuns)
           .set({ status: 'failed', reason: `could not start the run on Temporal: ${err.message}`, finishedAt: sql`now()` })
-          .where(eq(pipelineRuns.runId, runId));
+          .where(eq(pipelineRuns.runId, run.runId));
         throw err;
       });
-      return { runId, number: created.run.number, status: created.run.status };
+      return { runId: run.runId, number: run.number, status: run.status };
+    },
+
+    /**
+     * A cron schedule's run: recorded here, started by the schedule's workflow (as its child). A
+     * retried activity finds the run its requestId made and prepares the same start again.
+     */
+    async prepareScheduled(input: CronTriggerInput & { requestId: string }): Promise<PreparedScheduledRun> {
+      const [row] = await db.select().from(pipelines).where(eq(pipelines.pipelineId, input.pipelineId));
+      if (!row || row.deletedAt) return { kind: 'skip', reason: 'the pipeline was deleted' };
+      if (!row.enabled) return { kind: 'skip', reason: 'the pipeline is disabled' };
+      let recorded;
+      try {
+        recorded = await record(SCHEDULE_PRINCIPAL, input.pipelineId, { variables: input.variables, triggeredBy: 'schedule', requestId: input.requestId }, 'cron');
+      } catch (err) {
+        if (err instanceof InvalidInput || err instanceof NotFound || err instanceof Conflict) return { kind: 'skip', reason: err.message };
+        throw err;
+      }
+      if (recorded.run.status !== 'pending') return { kind: 'skip', reason: `run ${recorded.run.runId} already started` };
+      return { kind: 'start', run: preparedRun(recorded.fresh ? recorded : await recordedRun(recorded.run)) };
     },
 
     async get(principal: Principal, runId: string) {

@@ -84,7 +84,14 @@ export function compileTriggers(triggers: PipelineSpec['triggers']): CompiledTri
   return triggers.map((t: TriggerSpec): CompiledTrigger => {
     if (t.type === 'manual') return { type: 'manual' };
     if (t.type === 'cron') {
-      return compact<CompiledTrigger>({ type: 'cron', expression: t.options.expression.trim(), timezone: t.options.timezone, variables: t.options.variables ?? {} });
+      return compact<CompiledTrigger>({
+        type: 'cron',
+        expression: t.options.expression.trim(),
+        timezone: t.options.timezone,
+        variables: t.options.variables ?? {},
+        overlap: t.options.overlap,
+        catchupWindowMs: t.options.catchupWindow,
+      });
     }
     return { type: 'event', events: t.options.events, branches: t.options.branches ?? [], paths: t.options.paths ?? [] };
   });

@@ -90,7 +90,16 @@ export interface CompiledStage {
 
 export type CompiledTrigger =
   | { type: 'manual' }
-  | { type: 'cron'; expression: string; timezone?: string; variables: Record<string, string> }
+  | {
+      type: 'cron';
+      expression: string;
+      timezone?: string;
+      variables: Record<string, string>;
+      /** Default skip: a firing while the last run still goes starts nothing. */
+      overlap?: 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther' | 'allowAll';
+      /** How late a missed firing (the server was down) may still start; default one minute. */
+      catchupWindowMs?: number;
+    }
   | { type: 'event'; events: Array<'push' | 'tag' | 'pull_request'>; branches: string[]; paths: string[] };
 
 export interface CompiledPipeline {

@@ -1,10 +1,11 @@
 // Schemas of the blocks shared by pipeline, job and step: retry, agent selector, source,
 // approval, notify, matrix and triggers (CONTRACT §6).
 import * as v from 'valibot';
+import { CronExpressionParser } from 'cron-parser';
 import { describeValue } from './issues';
 import {
   canonicalKeys, delayDuration, flag, list, mapping, nonEmptyText, oneOrMany, plainObject, pluginRef,
-  positiveInt, text, timeoutDuration, argsMap, variableMap,
+  positiveInt, text, timeoutDuration, argsMap, variableMap, catchupDuration,
 } from './schema-kit';
 
 const got = (issue: { input: unknown }): string => `got ${describeValue(issue.input)}`;
@@ -101,15 +102,23 @@ export const matrixSchema = v.pipe(
   }),
 );
 
-const CRON_MACRO = /^@(yearly|annually|monthly|weekly|daily|hourly)$|^@every \S+$/;
-const CRON_FIELD = /^[\w*/,?#-]+$/;
+const CRON_MACRO = /^@(yearly|annually|monthly|weekly|daily|hourly)$/;
 
+/** Five fields that cron-parser accepts (ranges checked: "99 * * * *" is not a time), or a macro. */
 export function isCronExpression(expression: string): boolean {
   const trimmed = expression.trim();
   if (CRON_MACRO.test(trimmed)) return true;
-  const fields = trimmed.split(/\s+/);
-  return fields.length >= 5 && fields.length <= 7 && fields.every((f) => CRON_FIELD.test(f));
+  if (trimmed.split(/\s+/).length !== 5) return false;
+  try {
+    CronExpressionParser.parse(trimmed);
+    return true;
+  } catch {
+    return false;
+  }
 }
+
+/** What a schedule does when a firing comes while the previous run is still going (default skip). */
+export const OVERLAP_POLICIES = ['skip', 'bufferOne', 'bufferAll', 'cancelOther', 'terminateOther', 'allowAll'] as const;
 
 export function isTimeZone(zone: string): boolean {
   try {
@@ -125,6 +134,8 @@ const cronOptions = mapping(
     expression: v.pipe(nonEmptyText, v.check(isCronExpression, (issue) => `must be a cron expression such as "0 3 * * *" (5 fields) or @daily, ${got(issue)}`)),
     timezone: v.optional(v.pipe(nonEmptyText, v.check(isTimeZone, (issue) => `must be an IANA time zone such as Europe/Berlin or UTC, ${got(issue)}`))),
     variables: v.optional(variableMap),
+    overlap: v.optional(v.picklist(OVERLAP_POLICIES, (issue) => `must be one of ${OVERLAP_POLICIES.join(', ')}, ${got(issue)}`)),
+    catchupWindow: v.optional(catchupDuration),
   },
   'cron trigger option',
 );

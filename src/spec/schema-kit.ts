@@ -129,6 +129,8 @@ function durationOf(min: number, what: string) {
 }
 
 export const timeoutDuration = durationOf(1, 'a duration greater than zero');
+/** Temporal refuses catch-up windows under ten seconds. */
+export const catchupDuration = durationOf(10_000, 'a duration of at least 10s');
 export const delayDuration = durationOf(0, 'a duration');
 
 export const PLUGIN_REF = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*@(v\d+|\d+\.\d+\.\d+)$/i;

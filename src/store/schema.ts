@@ -36,6 +36,10 @@ export const pipelines = pgTable(
     currentRevisionId: text('current_revision_id'),
     /** Repository credentials, sealed (AES-256-GCM, src/git/credentials.ts); never returned. */
     credentialsSealed: text('credentials_sealed'),
+    /** The secret incoming webhooks are signed with, sealed like the credentials; write-only in the API. */
+    webhookSecretSealed: text('webhook_secret_sealed'),
+    /** A disabled pipeline starts no run: its schedules are paused, triggers and webhooks refused. */
+    enabled: boolean('enabled').notNull().default(true),
     runCounter: integer('run_counter').notNull().default(0),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
@@ -209,3 +213,16 @@ export const systemSettings = pgTable('system_settings', {
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
+
+/** Webhook deliveries already handled, by the provider's delivery id: a redelivery starts nothing new. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    pipelineId: text('pipeline_id').notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    provider: text('provider').notNull(),
+    result: jsonb('result').$type<Record<string, unknown>>(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('webhook_deliveries_idx').on(t.pipelineId, t.deliveryId)],
+);

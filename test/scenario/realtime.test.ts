@@ -100,7 +100,7 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     Object.assign(a, { url: `http://127.0.0.1:${pa}`, grpcPort: ga });
     Object.assign(b, { url: `http://127.0.0.1:${pb}`, grpcPort: gb });
     const server = (port: number, grpcPort: number, dir: string) =>
-      spawnArcentra({ ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(grpcPort), ARCENTRA_DATA_DIR: tempDir(dir), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0', ARCENTRA_WS_SEND_BUFFER_BYTES: String(2 * 1024 * 1024) }, ['server']);
+      spawnArcentra({ ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(grpcPort), ARCENTRA_DATA_DIR: tempDir(dir), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0'}, ['server']);
     a.proc = server(pa, ga, 'rt-server-a');
     await a.proc.ready; // the first migrates; the second finds it done
     b.proc = server(pb, gb, 'rt-server-b');
@@ -277,7 +277,16 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     killGroup(a.proc!.child, 'SIGKILL');
     await a.proc!.exited;
     a.proc = undefined;
-    await watcher.waitFor((f) => f.some((x) => x.type === 'eof'), 'eof on B', 120_000);
+    try {
+      await watcher.waitFor((f) => f.some((x) => x.type === 'eof'), 'eof on B', 120_000);
+    } catch (err) {
+      // What the agent and server B said, and where the step is, for a failure that only load shows.
+      const run = await api(b, 'GET', `/api/v1/pipelines/runs/${runId}`).catch((e: Error) => ({ body: e.message }));
+      throw new Error(
+        `${(err as Error).message}\nrun: ${JSON.stringify(run.body).slice(0, 1500)}\nstored: ${await lastStored(runId, step).catch(() => -1)}; received: ${watcher.linesOf(step).length}\n` +
+          `agent stderr: ${agent?.stderr().slice(-3000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
+      );
+    }
     expectComplete(watcher.linesOf(step), 1, 60_000, 'ws on B after A died');
     expect(await lastStored(runId, step)).toBe(60_000);
     watcher.close();

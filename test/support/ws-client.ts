@@ -32,7 +32,14 @@ export async function connectWs(url: string, token: string | null, opts: { viaQu
     frames.push(JSON.parse(data.toString()) as Frame);
     for (const w of waiters) w();
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  let closedWith: { code: number; reason: string } | null = null;
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => {
+      closedWith = { code, reason: reason.toString() };
+      resolve(closedWith);
+      for (const w of waiters) w();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -49,10 +56,17 @@ export async function connectWs(url: string, token: string | null, opts: { viaQu
     waitFor(predicate, what, timeoutMs = 60_000) {
       return new Promise<void>((resolve, reject) => {
         const check = () => {
-          if (!predicate(frames)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
+          if (predicate(frames)) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            return resolve();
+          }
+          if (closedWith) {
+            // A closed connection will not bring what is awaited: say so now, with the server's reason.
+            clearTimeout(timer);
+            waiters.delete(check);
+            reject(new Error(`connection closed (${closedWith.code} ${closedWith.reason}) while waiting for ${what}`));
+          }
         };
         const timer = setTimeout(() => {
           waiters.delete(check);

@@ -29,6 +29,10 @@ const PipelineFields = {
   prTargetBranch: v.optional(v.nullable(Name)),
   metadata: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
   credentials: v.optional(v.nullable(v.unknown())),
+  webhookSecret: v.optional(
+    v.nullable(v.pipe(v.string('must be a string'), v.minLength(16, 'must be at least 16 characters'), v.maxLength(512, 'must be at most 512 characters'))),
+  ),
+  enabled: v.optional(v.boolean('must be true or false')),
 };
 
 const CreatePipeline = v.object({
