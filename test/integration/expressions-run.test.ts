@@ -287,5 +287,30 @@ describe('expressions in real runs', () => {
       close();
     }
   });
-});
 
+  it('notifies on cancel when a run is stopped, with the run id and status', async () => {
+    const { base, received, close } = await startReceiver();
+    try {
+      const created = await sys.api('POST', '/api/v1/pipelines', {
+        projectId: 'proj_expr',
+        name: 'notify-cancel',
+        spec: { namespace: 'demo', version: 'v1', notify: { onCancel: [{ uses: 'actions/notify-webhook@v1', args: { url: `${base}/cancelled` } }] }, jobs: [{ name: 'j', steps: [{ name: 's', run: 'sleep 60' }] }] },
+      });
+      const pipelineId = created.body.detail.pipelineId;
+      const { runId } = (await sys.api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, {})).body.detail;
+      await sys.waitForRun(runId, ['running']);
+      for (let i = 0; i < 100; i++) {
+        const run = (await sys.api('GET', `/api/v1/pipelines/runs/${runId}`)).body.detail;
+        if (run.stages[0].jobs[0].steps[0].status === 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, { reason: 'enough' })).status).toBe(200);
+      const done = await sys.waitForRun(runId);
+      expect(done.status).toBe('cancelled');
+      for (let i = 0; i < 100 && received.length < 1; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(received.map((r) => ({ url: r.url, ...JSON.parse(r.body) }))).toEqual([expect.objectContaining({ url: '/cancelled', runId, pipelineId, status: 'cancelled' })]);
+    } finally {
+      close();
+    }
+  });
+});
