@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createApp } from '../api/app';
 import type { Database, Db } from '../store/db';
-import { createTokenService } from '../services/tokens';
 import { createAgentService } from '../services/agents';
 import { createApprovalService } from '../services/approvals';
 import type { TemporalSettings } from '../temporal/temporal-config';
@@ -38,7 +37,7 @@ export async function startApiServer(opts: {
   services: ServerServices;
 }): Promise<{ url: string; grpcPort: number; close(): Promise<void> }> {
   const { config, db, database, client, settings, workers, logger } = opts;
-  const { specs, pipelines: pipelinesService, runs, schedules, webhooks } = opts.services;
+  const { specs, pipelines: pipelinesService, runs, schedules, webhooks, tokens } = opts.services;
   const readiness = {
     async check() {
       const checks: Record<string, string> = {};
@@ -55,7 +54,6 @@ export async function startApiServer(opts: {
     },
   };
   const approvals = createApprovalService({ db, temporal: client, runs, onSignalError: (message) => logger.warn(message) });
-  const tokens = createTokenService(db);
   const metrics = createMetrics(opts.events);
   const app = createApp({ tokens, pipelines: pipelinesService, runs, specs, agents: createAgentService(db), approvals, readiness, logger, metrics, logIngest: opts.logIngest, webhooks });
   const server: Server = createServer(app);

@@ -16,9 +16,21 @@ import { createRunService } from '../services/runs';
 import { createScheduleService } from '../services/schedules';
 import type { ScheduleService } from '../services/schedules';
 import { createWebhookService } from '../services/webhooks';
+import { createTokenService } from '../services/tokens';
+import type { EventBus } from '../events';
+import type { Invalidations } from '../store/invalidations';
 
-export function createServerServices(opts: { config: Config; database: Database; client: Client; settings: TemporalSettings; temporalUiUrl: string | null; logger: Logger }) {
-  const { config, database, client, settings, logger } = opts;
+export function createServerServices(opts: {
+  config: Config;
+  database: Database;
+  client: Client;
+  settings: TemporalSettings;
+  temporalUiUrl: string | null;
+  logger: Logger;
+  events: EventBus;
+  invalidations: Invalidations;
+}) {
+  const { config, database, client, settings, logger, invalidations } = opts;
   const db = database.db;
   const catalogue = loadPluginCatalogue({ pluginPath: config.pluginPath });
   for (const problem of catalogue.problems) logger.warn({ problem }, 'plugin not loaded');
@@ -32,6 +44,7 @@ export function createServerServices(opts: { config: Config; database: Database;
     git,
     box,
     allowFileRepos: config.allowFileRepos,
+    invalidations,
     // Schedules follow the definition before the request answers; if Temporal cannot be reached, the
     // reconciler catches up later and the change itself stands.
     onChanged: async (pipelineId) => {
@@ -40,8 +53,11 @@ export function createServerServices(opts: { config: Config; database: Database;
   });
   const schedules = (late.schedules = createScheduleService({ db, database, temporal: client, settings, pipelines, specs, logger }));
   const runs = createRunService({ db, temporal: client, settings, pipelinesService: pipelines, specs, temporalUiUrl: opts.temporalUiUrl ?? undefined });
+  // A run that moves changes its pipeline's lastRun: every server sees the event and drops its copy.
+  opts.events.subscribe((e) => e.kind === 'run' && e.pipelineId && pipelines.forget(e.pipelineId));
+  const tokens = createTokenService(db, invalidations);
   const webhooks = createWebhookService({ db, box, pipelines, runs, specs, logger });
-  return { specs, box, pipelines, runs, schedules, webhooks };
+  return { specs, box, pipelines, runs, schedules, webhooks, tokens };
 }
 
 export type ServerServices = ReturnType<typeof createServerServices>;

@@ -16,6 +16,7 @@ import { createAgent } from '../agent/agent';
 import type { RunningAgent } from '../agent/agent';
 import { createHttpLogTransport, createInProcessLogTransport } from '../agent/log-transport';
 import { createLogIngest } from '../services/log-ingest';
+import { createInvalidations } from '../store/invalidations';
 import { createTransitions } from '../store/transitions';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import { loadTemporalSettings } from '../temporal/temporal-config';
@@ -122,6 +123,8 @@ export async function startSystem(opts: {
     const events = await createDatabaseEventBus(database);
     stack.push(() => events.close());
     const logIngest = createLogIngest({ db, database });
+    const invalidations = await createInvalidations(database);
+    stack.push(() => invalidations.close());
     const workers: Worker[] = [];
     let agent: RunningAgent | null = null;
     const running: Array<Promise<void>> = [];
@@ -134,7 +137,7 @@ export async function startSystem(opts: {
 
     // Loaded only for servers: an agent-only process never pays for the spec compiler or the services.
     const services = roles.server
-      ? (await import('./server-services')).createServerServices({ config, database, client, settings: { ...settings, namespace }, temporalUiUrl, logger })
+      ? (await import('./server-services')).createServerServices({ config, database, client, settings: { ...settings, namespace }, temporalUiUrl, logger, events, invalidations })
       : null;
     if (services) {
       const worker = await createControlWorker({ connection: workerConnection, settings, namespace, db, events, bundle: opts.bundle, scheduledRuns: services.runs });

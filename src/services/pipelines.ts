@@ -12,6 +12,11 @@ import type { SecretBox } from '../git/credentials';
 import { parseCredentials, sealCredentials } from '../git/credentials';
 import { checkPipelineFilePath, checkRepoUrl } from '../git/repo-url';
 import type { GitDefinitions } from './git-definitions';
+import type { Invalidations } from '../store/invalidations';
+import { createReadCache } from '../store/invalidations';
+
+/** How stale a cached pipeline may be, should a change notice be lost. */
+const PIPELINE_CACHE_MS = 30_000;
 
 export interface PipelineServiceOptions {
   /** Reads and saves the definitions of git-backed pipelines. */
@@ -24,6 +29,8 @@ export interface PipelineServiceOptions {
    * delete), awaited before the request answers: cron schedules follow the definition.
    */
   onChanged?: (pipelineId: string) => Promise<void>;
+  /** With it, GET of a pipeline is served from a cache that every server drops on a change. */
+  invalidations?: Invalidations;
 }
 
 export type PipelineRow = typeof pipelines.$inferSelect;
@@ -100,6 +107,11 @@ export function toPipelineView(row: PipelineRow, lastRun: { runId: string; statu
 }
 
 export function createPipelineService(db: Db, specs: SpecChecker, options: PipelineServiceOptions = {}) {
+  // A pipeline with its last run, as GET shows it; dropped on any change to either, on every server.
+  const views = options.invalidations ? createReadCache<{ row: PipelineRow; lastRun: { runId: string; status: string } | null }>({ ttlMs: PIPELINE_CACHE_MS, max: 10_000 }) : null;
+  options.invalidations?.on((key) => key.startsWith('pipeline:') && views?.delete(key.slice('pipeline:'.length)));
+  const changed = (pipelineId: string) => options.invalidations?.announce(`pipeline:${pipelineId}`);
+
   /** repoUrl, pipelineFilePath and credentials as given, checked; credentials come back sealed. */
   function checkSource(input: { repoUrl?: string | null; pipelineFilePath?: string; credentials?: unknown; webhookSecret?: string | null }) {
     const out: { repoUrl?: string | null; pipelineFilePath?: string; credentialsSealed?: string | null; webhookSecretSealed?: string | null } = {};
@@ -235,9 +247,19 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
     },
 
     async get(principal: Principal, pipelineId: string) {
+      const cached = views?.get(pipelineId);
+      if (cached && canSeeProject(principal, cached.row.projectId)) return toPipelineView(cached.row, cached.lastRun);
       const row = await load(principal, pipelineId);
-      return toPipelineView(row, await lastRunOf(row.pipelineId));
+      const lastRun = await lastRunOf(row.pipelineId);
+      views?.set(pipelineId, { row, lastRun });
+      return toPipelineView(row, lastRun);
     },
+
+    /** This pipeline's cached view is out of date (a run of it moved, or a run was recorded). */
+    forget(pipelineId: string) {
+      views?.delete(pipelineId);
+    },
+    changed,
 
     async list(principal: Principal, q: { projectId?: string; name?: string; page: number; pageSize: number }) {
       const filters = [isNull(pipelines.deletedAt)];
@@ -275,6 +297,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         if (isUniqueViolation(err)) throw new Conflict(`a pipeline named "${patch.name}" already exists in project ${row.projectId}`);
         throw err;
       }
+      await changed(pipelineId);
       // A different branch, file or repository may mean different triggers; so may enabling.
       if (['enabled', 'repoUrl', 'defaultBranch', 'pipelineFilePath'].some((k) => (patch as Record<string, unknown>)[k] !== undefined)) await options.onChanged?.(pipelineId);
       return toPipelineView(await load(principal, pipelineId), await lastRunOf(pipelineId));
@@ -307,6 +330,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         }
         await tx.update(pipelines).set({ deletedAt: new Date(), updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
       });
+      await changed(pipelineId);
       await options.onChanged?.(pipelineId);
     },
 
@@ -319,6 +343,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
       const row = await load(principal, pipelineId);
       if (row.repoUrl) {
         const saved = await saveGitSpec(principal, row, input);
+        await changed(pipelineId);
         if (saved.saveMode === 'direct') await options.onChanged?.(pipelineId);
         return saved;
       }
@@ -357,6 +382,7 @@ export function createPipelineService(db: Db, specs: SpecChecker, options: Pipel
         await tx.update(pipelines).set({ currentRevisionId: revisionId, updatedAt: new Date() }).where(eq(pipelines.pipelineId, pipelineId));
         return result(revisionId);
       });
+      await changed(pipelineId);
       await options.onChanged?.(pipelineId);
       return saved;
     },

@@ -259,6 +259,7 @@ export function createRunService(deps: RunServiceDeps) {
       }
       return { run, fresh: true, ids };
     });
+    if (created.fresh) await deps.pipelinesService.changed(pipelineId); // its lastRun
     return created.fresh ? { fresh: true as const, run: created.run, pipelineRow, pipeline, ids: created.ids! } : { fresh: false as const, run: created.run };
   }
 
@@ -291,6 +292,7 @@ export function createRunService(deps: RunServiceDeps) {
             .update(pipelineRuns)
             .set({ status: 'failed', reason: `could not start the run after a restart: ${(err as Error).message}`, finishedAt: sql`now()` })
             .where(and(eq(pipelineRuns.runId, run.runId), eq(pipelineRuns.status, 'pending')));
+          await deps.pipelinesService.changed(run.pipelineId);
         }
       }
       return started;
@@ -305,6 +307,7 @@ export function createRunService(deps: RunServiceDeps) {
           .update(pipelineRuns)
           .set({ status: 'failed', reason: `could not start the run on Temporal: ${err.message}`, finishedAt: sql`now()` })
           .where(eq(pipelineRuns.runId, run.runId));
+        await deps.pipelinesService.changed(run.pipelineId);
         throw err;
       });
       return { runId: run.runId, number: run.number, status: run.status };

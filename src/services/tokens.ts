@@ -7,6 +7,8 @@ import { apiTokens, systemSettings } from '../store/schema';
 import { hashToken, newId, newSecretToken } from '../ids';
 import type { Principal, Role } from '../roles';
 import { NotFound } from '../errors';
+import type { Invalidations } from '../store/invalidations';
+import { createReadCache } from '../store/invalidations';
 
 type TokenRow = typeof apiTokens.$inferSelect;
 
@@ -24,17 +26,30 @@ function toTokenView(row: TokenRow) {
 
 const BOOTSTRAP_KEY = 'bootstrap_admin_token_id';
 
-export function createTokenService(db: Db) {
+/** How long a server trusts a token it has looked up, should a revocation notice be lost. */
+const TOKEN_CACHE_MS = 30_000;
+
+export function createTokenService(db: Db, invalidations?: Invalidations) {
+  // Only with invalidations: a revocation must reach every server's cache, not just this one's.
+  const cache = invalidations ? createReadCache<{ principal: Principal; expiresAt: number | null }>({ ttlMs: TOKEN_CACHE_MS, max: 10_000 }) : null;
+  invalidations?.on((key) => {
+    if (key.startsWith('token:')) cache?.deleteWhere((e) => e.principal.tokenId === key.slice('token:'.length));
+  });
   return {
     /** The principal a bearer token stands for, or null when it is unknown, revoked or expired. */
     async authenticate(token: string): Promise<Principal | null> {
+      const hash = hashToken(token);
+      const cached = cache?.get(hash);
+      if (cached) return cached.expiresAt !== null && cached.expiresAt <= Date.now() ? null : cached.principal;
       const [row] = await db
         .select()
         .from(apiTokens)
-        .where(and(eq(apiTokens.tokenHash, hashToken(token)), isNull(apiTokens.revokedAt)));
+        .where(and(eq(apiTokens.tokenHash, hash), isNull(apiTokens.revokedAt)));
       if (!row) return null;
       if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return null;
-      return { tokenId: row.tokenId, name: row.name, role: row.role as Role, projectIds: row.projectIds ?? null };
+      const principal: Principal = { tokenId: row.tokenId, name: row.name, role: row.role as Role, projectIds: row.projectIds ?? null };
+      cache?.set(hash, { principal, expiresAt: row.expiresAt ? row.expiresAt.getTime() : null });
+      return principal;
     },
 
     async create(input: { name: string; role: Role; projectIds?: string[] | null; expiresAt?: Date | null }) {
@@ -74,6 +89,7 @@ export function createTokenService(db: Db) {
         .where(and(eq(apiTokens.tokenId, tokenId), isNull(apiTokens.revokedAt)))
         .returning({ tokenId: apiTokens.tokenId });
       if (!row) throw new NotFound(`token ${tokenId} not found`);
+      await invalidations?.announce(`token:${tokenId}`);
     },
 
     /**
