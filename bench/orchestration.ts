@@ -1,24 +1,12 @@
 // Benchmarks of the engine on a real dev server, in the scale-out shape: an `arcentra server` process
 // (API + control worker) and an `arcentra agent` process on one PostgreSQL. Measures the per-step
 // overhead against a bare-Temporal floor, a 100-job matrix fan-out, and each process's peak RSS.
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import postgres from 'postgres';
-import { startDevServer } from '../src/launcher/dev-server';
-import { freePort } from '../src/launcher/ports';
-import { loadTemporalSettings } from '../src/temporal/temporal-config';
+import { rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
-const TOKEN = 'bench-admin-token-0123456789abcdef';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
 async function floorMs(address: string, namespace: string, rounds: number) {
@@ -59,55 +47,12 @@ async function historyBreakdown(client: Client, workflowId: string, steps: numbe
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** `bin/arcentra.mjs <role>`, as an operator runs it: the pid is the process whose RSS we read. */
-function arcentra(role: string, env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(join(ROOT, 'bin', 'arcentra'), [role], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Arcentra is running')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`arcentra ${role} exited with ${code}`)));
-  });
-  return { child, ready };
-}
-
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
 export async function benchOrchestration(rounds = 5) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'arcentra-bench-'));
-  const settings = loadTemporalSettings();
-  const dev = await startDevServer({ settings, dataDir, port: await freePort(), ephemeral: true, headless: true });
-  const dbName = `arc_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`create database ${dbName}`);
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const port = await freePort();
-  const base = { TEMPORAL_ADDRESS: dev.address, DATABASE_URL: dbUrl.toString() };
-  const procs: ChildProcess[] = [];
+  const stack = await startScaleOutStack(() => ({ ARCENTRA_AGENT_MAX_JOBS: '100' }));
+  const { api } = stack;
+  const server = { child: stack.server };
+  const agent = { child: stack.agent };
   try {
-    const server = arcentra('server', { ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(await freePort()), ARCENTRA_DATA_DIR: join(dataDir, 'server'), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0' });
-    procs.push(server.child);
-    await server.ready;
-    const apiUrl = `http://127.0.0.1:${port}`;
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(apiUrl + path, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return (await res.json()) as any;
-    };
-    const agentToken = (await api('POST', '/api/v1/agents/tokens', { name: 'bench' })).detail.token;
-    const agent = arcentra('agent', { ...base, ARCENTRA_DATA_DIR: join(dataDir, 'agent'), ARCENTRA_AGENT_TOKEN: agentToken, ARCENTRA_AGENT_MAX_JOBS: '100' });
-    procs.push(agent.child);
-    await agent.ready;
-
     let lastRun: any;
     const runToEnd = async (pipelineId: string) => {
       const t = performance.now();
@@ -130,9 +75,9 @@ export async function benchOrchestration(rounds = 5) {
     await runToEnd(steps.detail.pipelineId); // warm-up
     const ours: number[] = [];
     for (let i = 0; i < rounds; i++) ours.push(await runToEnd(steps.detail.pipelineId));
-    const client = new Client({ connection: await Connection.connect({ address: dev.address }), namespace: settings.namespace });
+    const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
     const oursBreakdown = await historyBreakdown(client, `pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`, STEPS);
-    const { times: floor, breakdown: floorBreakdown } = await floorMs(dev.address, settings.namespace, rounds);
+    const { times: floor, breakdown: floorBreakdown } = await floorMs(stack.temporalAddress, stack.namespace, rounds);
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
@@ -164,11 +109,6 @@ export async function benchOrchestration(rounds = 5) {
       targets: { ratioToFloor: 1.5, msPerStep: 25, fanOut100JobsMs: 10_000, controlWorkerRssMB: 300, agentRssMB: 150 },
     };
   } finally {
-    for (const child of procs) child.kill('SIGTERM');
-    await Promise.all(procs.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-    await dev.stop();
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stack.close();
   }
 }

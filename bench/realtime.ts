@@ -6,78 +6,23 @@
 //   and one WebSocket client notes when it arrives (same machine, same clock);
 // - fan-out: 1,000 WebSocket clients on one step of one server, lines at a steady rate; the
 //   latency over all clients and the server's peak RSS.
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import WebSocket from 'ws';
-import { startDevServer } from '../src/launcher/dev-server';
-import { freePort } from '../src/launcher/ports';
-import { loadTemporalSettings } from '../src/temporal/temporal-config';
+import { ROOT, TOKEN, rssMB, startScaleOutStack } from './stack';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TOKEN = 'bench-admin-token-0123456789abcdef';
-const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test';
 const GENERATOR = join(ROOT, 'bench', 'line-generator.mjs');
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const FANOUT_RATE = Number(process.env.BENCH_FANOUT_RATE ?? 50);
-
-function arcentra(role: string, env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(join(ROOT, 'bin', 'arcentra'), [role], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ARCENTRA_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('Arcentra is running')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`arcentra ${role} exited with ${code}`)));
-  });
-  return { child, ready };
-}
-
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))];
 const LINE_TIME = /"content":"t (\d+) /;
 
 export async function benchRealtime() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'arcentra-bench-rt-'));
-  const settings = loadTemporalSettings();
-  const dev = await startDevServer({ settings, dataDir, port: await freePort(), ephemeral: true, headless: true });
-  const dbName = `arc_bench_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => undefined });
-  await admin.unsafe(`create database ${dbName}`);
-  const dbUrl = new URL(POSTGRES_URL);
-  dbUrl.pathname = `/${dbName}`;
-  const port = await freePort();
-  const base = { TEMPORAL_ADDRESS: dev.address, DATABASE_URL: dbUrl.toString() };
-  const procs: ChildProcess[] = [];
+  const stack = await startScaleOutStack((apiUrl) => ({ ARCENTRA_SERVER_URL: apiUrl }));
+  const { api, apiUrl } = stack;
+  const server = { child: stack.server };
   const sockets: WebSocket[] = [];
   try {
-    const server = arcentra('server', { ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(await freePort()), ARCENTRA_DATA_DIR: join(dataDir, 'server'), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0' });
-    procs.push(server.child);
-    await server.ready;
-    const apiUrl = `http://127.0.0.1:${port}`;
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(apiUrl + path, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-      return (await res.json()) as any;
-    };
-    const agentToken = (await api('POST', '/api/v1/agents/tokens', { name: 'bench' })).detail.token;
-    const agent = arcentra('agent', { ...base, ARCENTRA_DATA_DIR: join(dataDir, 'agent'), ARCENTRA_AGENT_TOKEN: agentToken, ARCENTRA_SERVER_URL: apiUrl });
-    procs.push(agent.child);
-    await agent.ready;
-
     let n = 0;
     /** A one-step pipeline, triggered; resolves with the ids once the tree exists. */
     const start = async (run: string) => {
@@ -175,11 +120,6 @@ export async function benchRealtime() {
     };
   } finally {
     for (const ws of sockets) ws.terminate();
-    for (const child of procs) child.kill('SIGTERM');
-    await Promise.all(procs.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-    await dev.stop();
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stack.close();
   }
 }

@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until as untilValue } from '../support/until';
 import { Client, Connection } from '@temporalio/client';
 import { findTemporalCli } from '../../src/launcher/temporal-cli';
 import { tempDir } from '../support/databases';
@@ -14,7 +15,6 @@ import { recordReplayHistory } from '../support/record-replay';
 import { prng } from '../support/prng';
 import type { TestSystem } from '../support/system';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cronSpec = (expression: string, extra: Record<string, unknown> = {}) => ({
   namespace: 'demo',
   version: 'v1',
@@ -31,15 +31,8 @@ describe('cron triggers as Temporal Schedules', () => {
   const cli = (...args: string[]) => execFileSync(findTemporalCli(), [...args, '--address', sys.temporalAddress, '--namespace', 'default'], { encoding: 'utf8' });
   const listed = () => (JSON.parse(cli('schedule', 'list', '--output', 'json') || '[]') as Array<{ scheduleId: string }>).map((s) => s.scheduleId);
   const describeSchedule = (id: string) => client.schedule.getHandle(id).describe();
-  async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn().catch(() => undefined);
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(200);
-    }
-  }
+  const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000) => untilValue(what, fn, { timeoutMs, everyMs: 200 });
+
 
   beforeAll(async () => {
     sys = await startTestSystem({ db: 'pglite', dataDir, settings });

@@ -2,6 +2,7 @@
 // agent ships its logs to server A through a proxy the test can cut; subscribers on both replicas,
 // over WebSocket and gRPC, must see every line once, in order.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until as untilValue } from '../support/until';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { freshPostgresDatabase, tempDir } from '../support/databases';
@@ -15,7 +16,6 @@ import { STREAM_PROTO_PATH } from '../../src/grpc/stream-server';
 
 const TOKEN = 'realtime-admin-token-0123456789ab';
 const LINES = 100_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Replica {
   url: string;
@@ -58,15 +58,8 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     const res = await fetch(replica.url + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
-  async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn().catch(() => undefined);
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
+  const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000) => untilValue(what, fn, { timeoutMs, everyMs: 100 });
+
   let n = 0;
   async function trigger(projectId: string, steps: unknown[]) {
     const created = await api(a, 'POST', '/api/v1/pipelines', { projectId, name: `rt${++n}`, spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps }] } });
@@ -284,6 +277,7 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       const run = await api(b, 'GET', `/api/v1/pipelines/runs/${runId}`).catch((e: Error) => ({ body: e.message }));
       throw new Error(
         `${(err as Error).message}\nrun: ${JSON.stringify(run.body).slice(0, 1500)}\nstored: ${await lastStored(runId, step).catch(() => -1)}; received: ${watcher.linesOf(step).length}\n` +
+          `frames: ${JSON.stringify(Object.entries(watcher.frames.reduce<Record<string, number>>((m, f) => ((m[f.type] = (m[f.type] ?? 0) + 1), m), {})))}; errors: ${JSON.stringify(watcher.frames.filter((f) => f.type === 'error'))}; open: ${watcher.ws.readyState}\n` +
           `agent stderr: ${agent?.stderr().slice(-3000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
       );
     }

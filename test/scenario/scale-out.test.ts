@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sleep, until as untilValue } from '../support/until';
 import { freshPostgresDatabase, tempDir } from '../support/databases';
 import { freePorts, killGroup, spawnArcentra } from '../support/process';
 import type { ArcentraProcess } from '../support/process';
@@ -10,7 +11,6 @@ import { SCENARIO_NAMESPACE } from '../support/global-setup';
 import { recordReplayHistory } from '../support/record-replay';
 
 const TOKEN = 'scale-out-admin-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('scale-out: separate server and agent processes', () => {
   let base: Record<string, string>;
@@ -38,15 +38,8 @@ describe('scale-out: separate server and agent processes', () => {
   };
   const agentIdOf = (name: 'a' | 'b') => readFileSync(join(dirs[name], 'agent-id'), 'utf8').trim();
   const run = async (runId: string) => (await api('GET', `/api/v1/pipelines/runs/${runId}`)).body.detail;
-  async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn().catch(() => undefined);
-      if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(250);
-    }
-  }
+  const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000) => untilValue(what, fn, { timeoutMs, everyMs: 250 });
+
   let n = 0;
   async function trigger(steps: unknown[]) {
     const created = await api('POST', '/api/v1/pipelines', { projectId: 'scale', name: `p${++n}`, spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps }] } });
