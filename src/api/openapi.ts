@@ -63,6 +63,25 @@ export function openApiDocument(operations: Operation[], version = '0.1.0'): Jso
   ] as const) {
     paths[path] = { get: { operationId: path.slice(1), summary, security: [], responses: { 200: { description: 'OK' }, 503: { description: 'Not ready' } } } };
   }
+  paths['/api/v1/webhooks/{pipelineId}'] = {
+    post: {
+      operationId: 'postWebhook',
+      summary: "A provider's event (GitHub, GitLab, Gitea or generic): signed with the pipeline's webhook secret instead of a bearer token",
+      security: [],
+      parameters: [
+        { name: 'pipelineId', in: 'path', required: true, schema: { type: 'string' } },
+        ...['X-Hub-Signature-256', 'X-Gitlab-Token', 'X-Gitea-Signature', 'X-Arcentra-Signature'].map((name) => ({ name, in: 'header', required: false, schema: { type: 'string' } })),
+      ],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', description: "the provider's own payload, signed as sent" } } } },
+      responses: {
+        200: { description: 'Handled: {triggered, runId, reason, event, deliveryId, duplicate?}', content: { 'application/json': { schema: envelope({ type: 'object' }) } } },
+        400: { $ref: '#/components/responses/BadRequest' },
+        401: errorResponse('Bad or missing signature, or no webhook secret set'),
+        404: { $ref: '#/components/responses/NotFound' },
+        413: { $ref: '#/components/responses/TooLarge' },
+      },
+    },
+  };
   paths['/metrics'] = { get: { operationId: 'metrics', summary: 'Prometheus metrics of this process', security: [], responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': {} } } } } };
   return {
     openapi: '3.1.0',
