@@ -6,7 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledStep } from '../src/spec/model';
 import { runProcess } from '../src/agent/process-runner';
 import type { LogSink } from '../src/agent/log-sink';
-import { createMemoryLogSink } from '../src/agent/log-sink';
+import { createMemoryLogSink, feedLog } from '../src/agent/log-sink';
+import type { RunningProcess } from '../src/agent/process-runner';
 import type { JobSlots } from '../src/agent/job-slots';
 import { createSecretMasker } from '../src/agent/secret-masker';
 import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
@@ -185,9 +186,9 @@ export function createStepActivities(deps: StepActivityDeps) {
       ARCENTRA_STEP_RUN_ID: input.stepRunId,
       CI: 'true',
     };
-    const proc = runProcess(
+    const proc: RunningProcess = runProcess(
       { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
-      (stream, text) => log.write(stream, text),
+      feedLog(log, () => proc),
     );
     // Heartbeats carry progress; a cancel request arrives through them.
     const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);

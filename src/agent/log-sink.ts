@@ -8,7 +8,12 @@ import type { SecretMasker } from './secret-masker';
 export type { LogLine };
 
 export interface StepLogWriter {
-  write(stream: LogLine['stream'], content: string): void;
+  /** False when too much waits to be shipped: the caller should stop reading output until `relieved()`. */
+  write(stream: LogLine['stream'], content: string): boolean;
+  /** Resolves once the backlog is small again (at once when it is). */
+  relieved(): Promise<void>;
+  /** Batches cut but not yet acknowledged. */
+  readonly queuedBatches: number;
   /** Resolves when every line written so far is acknowledged (or the log was refused). */
   close(): Promise<void>;
   readonly linesWritten: number;
@@ -28,6 +33,8 @@ export interface ShippingOptions {
   flushMs?: number;
   batchLines?: number;
   batchBytes?: number;
+  /** Batches waiting to be acknowledged beyond which a writer asks its caller to slow down. */
+  maxQueuedBatches?: number;
   /** Something went wrong that a person may want to know (a resend, a refusal). */
   onProblem?: (message: string) => void;
 }
@@ -47,6 +54,7 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
   const flushMs = opts.flushMs ?? 50;
   const batchLines = opts.batchLines ?? 500;
   const batchBytes = opts.batchBytes ?? 256 * 1024;
+  const maxQueued = opts.maxQueuedBatches ?? 20;
   const problem = opts.onProblem ?? (() => undefined);
 
   /** Retries transient failures (thrown) with backoff until the call answers. */
@@ -74,6 +82,12 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
       let written = 0;
       let timer: NodeJS.Timeout | undefined;
       let draining: Promise<void> | null = null;
+      let waiters: Array<() => void> = [];
+      const relieve = () => {
+        if (queue.length > maxQueued / 4 && !refused) return;
+        for (const w of waiters) w();
+        waiters = [];
+      };
 
       // One batch in flight per step: batch k+1 leaves only once batch k is stored, so the log has no gap.
       const drain = async () => {
@@ -86,7 +100,9 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
             queue.length = 0;
             problem(`log of step ${stepRunId} refused: ${result.message}`);
           }
+          relieve();
         }
+        relieve();
       };
       const kick = () => (draining ??= drain().finally(() => (draining = null)));
       const cut = () => {
@@ -101,12 +117,20 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
       return {
         write(stream, content) {
           written++;
-          if (refused) return;
+          if (refused) return true;
           const text = clip(masker.mask(content));
           pending.push([next++, `${new Date().toISOString()} ${stream}`, text]);
           pendingBytes += text.length + 40;
           if (pending.length >= batchLines || pendingBytes >= batchBytes) cut();
           else timer ??= setTimeout(cut, flushMs);
+          return queue.length <= maxQueued;
+        },
+        relieved() {
+          if (queue.length <= maxQueued / 4 || refused) return Promise.resolve();
+          return new Promise<void>((resolve) => waiters.push(resolve));
+        },
+        get queuedBatches() {
+          return queue.length;
         },
         async close() {
           cut();
@@ -132,7 +156,10 @@ export function createMemoryLogSink(keep = 20): LogSink & { tail(): string[] } {
           written++;
           last.push(clip(masker.mask(content)));
           if (last.length > keep) last.shift();
+          return true;
         },
+        relieved: () => Promise.resolve(),
+        queuedBatches: 0,
         async close() {},
         get linesWritten() {
           return written;
@@ -140,5 +167,22 @@ export function createMemoryLogSink(keep = 20): LogSink & { tail(): string[] } {
       };
     },
     tail: () => last,
+  };
+}
+
+/**
+ * A process's lines into a step log. A step that prints faster than its lines can be shipped waits
+ * (its pipe fills and its writes block) instead of the agent holding an ever longer backlog.
+ */
+export function feedLog(log: StepLogWriter, output: () => { pauseOutput(): void; resumeOutput(): void }) {
+  let paused = false;
+  return (stream: 'stdout' | 'stderr', text: string) => {
+    if (log.write(stream, text) || paused) return;
+    paused = true;
+    output().pauseOutput();
+    void log.relieved().then(() => {
+      paused = false;
+      output().resumeOutput();
+    });
   };
 }

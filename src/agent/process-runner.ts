@@ -24,6 +24,9 @@ export interface RunningProcess {
   /** Resolves once the process and every pipe of its output have closed. */
   done: Promise<ProcessEnd>;
   cancel(): void;
+  /** Stops reading the output for now: once the pipes fill, the process blocks on its writes. */
+  pauseOutput(): void;
+  resumeOutput(): void;
 }
 
 export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stderr', text: string) => void): RunningProcess {
@@ -59,12 +62,13 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
   };
   const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
 
-  const pipesClosed = [child.stdout!, child.stderr!].map((stream, i) => {
+  const readers = [child.stdout!, child.stderr!].map((stream, i) => {
     const name = i === 0 ? 'stdout' : 'stderr';
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     rl.on('line', (text) => onLine(name, text));
-    return new Promise<void>((resolve) => rl.once('close', resolve));
+    return rl;
   });
+  const pipesClosed = readers.map((rl) => new Promise<void>((resolve) => rl.once('close', resolve)));
 
   const done = new Promise<ProcessEnd>((resolve) => {
     child.once('error', (err) => resolve({ kind: 'spawn_failed', message: err.message }));
@@ -80,5 +84,10 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
       });
     });
   });
-  return { done, cancel: () => stop('cancelled') };
+  return {
+    done,
+    cancel: () => stop('cancelled'),
+    pauseOutput: () => readers.forEach((rl) => rl.pause()),
+    resumeOutput: () => readers.forEach((rl) => rl.resume()),
+  };
 }

@@ -105,10 +105,11 @@ export function createScheduleService(deps: ScheduleServiceDeps) {
     return {
       scheduleId: d.scheduleId,
       spec: { cronExpressions: [d.trigger.expression], timezone: d.trigger.timezone },
-      action: { type: 'startWorkflow', workflowType: CRON_TRIGGER_WORKFLOW, taskQueue: controlQueue, workflowId: d.scheduleId, args },
+      // The fingerprint rides on the action, which an update replaces (a schedule's own memo cannot change).
+      action: { type: 'startWorkflow', workflowType: CRON_TRIGGER_WORKFLOW, taskQueue: controlQueue, workflowId: d.scheduleId, args, memo: { arcentraFingerprint: fingerprint(d, controlQueue) } },
       policies: { overlap: OVERLAP[d.trigger.overlap ?? 'skip'], catchupWindow: d.trigger.catchupWindowMs ?? DEFAULT_CATCHUP_MS },
       state: { paused: d.paused, note: d.paused ? 'the pipeline is disabled' : undefined },
-      memo: { arcentraControlQueue: controlQueue, arcentraFingerprint: fingerprint(d, controlQueue) },
+      memo: { arcentraControlQueue: controlQueue },
     };
   }
 
@@ -124,16 +125,15 @@ export function createScheduleService(deps: ScheduleServiceDeps) {
       await temporal.schedule.create(wanted);
       return 'created';
     }
-    let changed = false;
-    if (current.memo?.arcentraFingerprint !== wanted.memo!.arcentraFingerprint) {
-      await handle.update((prev) => ({ ...prev, spec: wanted.spec, action: wanted.action, policies: wanted.policies }) as never);
-      changed = true;
+    const currentPrint = (current.action as { memo?: Record<string, unknown> }).memo?.arcentraFingerprint;
+    if (currentPrint !== wanted.action.memo!.arcentraFingerprint) {
+      // One update for everything, paused state included: two separate changes could be applied out of order.
+      await handle.update((prev) => ({ ...prev, spec: wanted.spec, action: wanted.action, policies: wanted.policies, state: { ...prev.state, ...wanted.state } }) as never);
+      return 'updated';
     }
-    if (current.state.paused !== d.paused) {
-      await (d.paused ? handle.pause('the pipeline is disabled') : handle.unpause('the pipeline is enabled'));
-      changed = true;
-    }
-    return changed ? 'updated' : 'unchanged';
+    if (current.state.paused === d.paused) return 'unchanged';
+    await (d.paused ? handle.pause('the pipeline is disabled') : handle.unpause('the pipeline is enabled'));
+    return 'updated';
   }
 
   async function deleteSchedule(scheduleId: string): Promise<boolean> {

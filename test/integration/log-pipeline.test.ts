@@ -8,7 +8,9 @@ import type { Database } from '../../src/store/db';
 import { jobRuns, pipelineRuns, pipelines, stepRuns } from '../../src/store/schema';
 import { createLogIngest } from '../../src/services/log-ingest';
 import type { LogBatch, LogIngest, StoredLine } from '../../src/services/log-ingest';
-import { createShippingLogSink } from '../../src/agent/log-sink';
+import { createShippingLogSink, feedLog } from '../../src/agent/log-sink';
+import { runProcess } from '../../src/agent/process-runner';
+import type { RunningProcess } from '../../src/agent/process-runner';
 import type { LogTransport } from '../../src/agent/log-sink';
 import { createInProcessLogTransport } from '../../src/agent/log-transport';
 import { createSecretMasker } from '../../src/agent/secret-masker';
@@ -142,6 +144,27 @@ describe.each(DB_KINDS)('log pipeline on %s', (kind) => {
     expect(stored[249].content).toBe('password *** and a NUL \uFFFD');
     expect(stored[1].stream).toBe('stderr');
     expect(problems.some((p) => p.includes('after the server stored it'))).toBe(true);
+  });
+
+  it('makes a step that prints faster than its lines are shipped wait, instead of queueing without bound', async () => {
+    const step = await newStep();
+    const real = createInProcessLogTransport(ingest, 'agent_a');
+    // A slow control plane: every batch takes 15 ms to be acknowledged.
+    const slow: LogTransport = { open: real.open, append: async (id, batch) => (await new Promise((r) => setTimeout(r, 15)), real.append(id, batch)) };
+    const log = await createShippingLogSink(slow, { batchLines: 1000, maxQueuedBatches: 8 }).open(step, createSecretMasker([]));
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, log.queuedBatches)), 2);
+    const proc: RunningProcess = runProcess({ command: 'seq', args: ['1', '200000'], cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' }, killGraceMs: 1000 }, feedLog(log, () => proc));
+    expect(await proc.done).toEqual({ kind: 'exited', exitCode: 0 });
+    await log.close();
+    clearInterval(watch);
+    // Without the pause, 200,000 lines arrive in a few ms: about 200 batches queue at once. With it,
+    // the backlog stays near its bound of 8, plus the lines of the pipe chunks (64 KiB, ~10 batches
+    // here each) already read when the pause came; under a loaded machine a few such chunks.
+    expect(most).toBeLessThanOrEqual(60);
+    const stored = await readStepLogs(database.db, step, 1, 300_000);
+    expect(stored.length).toBe(200_000);
+    expect(stored.every((l, i) => l.content === String(i + 1))).toBe(true);
   });
 
   it('gives a late subscriber history, then live lines, with no gap or duplicate at the seam, then eof', async () => {
