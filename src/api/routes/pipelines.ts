@@ -1,7 +1,7 @@
 // /api/v1/pipelines: thin handlers over the pipeline and run services.
 import type { Request, Router } from 'express';
 import * as v from 'valibot';
-import { InvalidInput } from '../../errors';
+import { Conflict, InvalidInput } from '../../errors';
 import type { PipelineService } from '../../services/pipelines';
 import type { RunService } from '../../services/runs';
 import type { ApprovalService } from '../../services/approvals';
@@ -135,7 +135,10 @@ export function pipelineRoutes(deps: { pipelines: PipelineService; runs: RunServ
     if (force) {
       // Stop first, then delete: the delete itself re-checks under the pipeline's lock.
       for (const run of await deps.pipelines.activeRuns(principal, pipelineId)) {
-        await deps.runs.control(principal, pipelineId, run.runId, 'stop', { reason: 'pipeline deleted' }).catch(() => undefined);
+        // A run that finished meanwhile is fine; a stop that failed fails the delete (nothing is deleted).
+        await deps.runs.control(principal, pipelineId, run.runId, 'stop', { reason: 'pipeline deleted' }).catch((err: unknown) => {
+          if (!(err instanceof Conflict)) throw err;
+        });
       }
     }
     await deps.pipelines.remove(principal, pipelineId, force);
