@@ -26,3 +26,8 @@ export interface Principal {
 export function canSeeProject(p: Principal, projectId: string): boolean {
   return p.projectIds === null || p.projectIds.includes(projectId);
 }
+
+/** The system acting on its own (schedules, webhooks): every project, named for the logs and runs. */
+export function systemPrincipal(name: string): Principal {
+  return { tokenId: 'system', name, role: 'admin', projectIds: null };
+}

@@ -2,11 +2,11 @@
 // lines were stored (from whichever replica stored them) wakes it, it reads the new lines once and
 // hands each subscriber what follows its own cursor. History and live lines come from the same
 // cursor, so there is neither gap nor duplicate at the seam. A slow timer covers lost notifications.
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database, Db } from '../store/db';
-import { logChunks, stepRuns } from '../store/schema';
+import { stepRuns } from '../store/schema';
 import type { LogLine } from '../store/log-store';
-import { readStepLogs } from '../store/log-store';
+import { lastStoredLine, readStepLogs } from '../store/log-store';
 import { isFinal } from '../statuses';
 import type { EventBus } from '../events';
 import { LOG_CHANNEL } from '../services/log-ingest';
@@ -72,11 +72,6 @@ export async function createLogFeed(opts: { db: Db; database: Pick<Database, 'li
     for (const tail of tails.values()) void pump(tail, true);
   }, opts.pollMs ?? 1000);
   poller.unref();
-
-  async function storedThrough(stepRunId: string): Promise<number> {
-    const [row] = await db.select({ last: sql<number>`coalesce(max(${logChunks.lastLine}), 0)::int` }).from(logChunks).where(eq(logChunks.stepRunId, stepRunId));
-    return row?.last ?? 0;
-  }
 
   async function stepStatus(stepRunId: string): Promise<string | null> {
     const [row] = await db.select({ status: stepRuns.status }).from(stepRuns).where(eq(stepRuns.stepRunId, stepRunId));
@@ -144,7 +139,7 @@ export async function createLogFeed(opts: { db: Db; database: Pick<Database, 'li
       void (async () => {
         try {
           const status = await stepStatus(stepRunId);
-          const through = await storedThrough(stepRunId);
+          const through = await lastStoredLine(db, stepRunId);
           if (status !== null && isFinal(status)) t.final = true;
           while (sub.cursor <= through && t.subscribers.has(sub)) {
             const lines = await readStepLogs(db, stepRunId, sub.cursor, Math.min(HISTORY_FRAME_LINES, through - sub.cursor + 1));

@@ -2,11 +2,11 @@
 // the jobs it holds. A batch is stored whole or not at all, only right after the line before it, so
 // a resent batch is a no-op and the stored log has no gap; each stored batch is announced (by
 // reference) to every replica.
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Database, Db } from '../store/db';
 import { jobRuns, logChunks, stepRuns } from '../store/schema';
 import { isFinal } from '../statuses';
-import { MAX_CHUNK_LINES } from '../store/log-store';
+import { MAX_CHUNK_LINES, lastStoredLine } from '../store/log-store';
 
 /** One stored line: [line number, "<ISO time> <stream>", content]. */
 export type StoredLine = [number, string, string];
@@ -58,16 +58,11 @@ export function createLogIngest({ db, database }: { db: Db; database: Pick<Datab
     return null;
   }
 
-  async function storedThrough(stepRunId: string): Promise<number> {
-    const [last] = await db.select({ lastLine: logChunks.lastLine }).from(logChunks).where(eq(logChunks.stepRunId, stepRunId)).orderBy(desc(logChunks.lastLine)).limit(1);
-    return last?.lastLine ?? 0;
-  }
-
   return {
     async open(agentId, stepRunId) {
       const refused = await ownership(agentId, stepRunId);
       if (refused) return refused;
-      return { ok: true, nextLine: (await storedThrough(stepRunId)) + 1 };
+      return { ok: true, nextLine: (await lastStoredLine(db, stepRunId)) + 1 };
     },
 
     async append(agentId, stepRunId, batch) {
@@ -102,7 +97,7 @@ export function createLogIngest({ db, database }: { db: Db; database: Pick<Datab
       }
       const refused = await ownership(agentId, stepRunId);
       if (refused) return refused;
-      const expectedLine = (await storedThrough(stepRunId)) + 1;
+      const expectedLine = (await lastStoredLine(db, stepRunId)) + 1;
       return { ok: false, reason: 'gap', message: `batch starts at line ${batch.firstLine}; the log continues at line ${expectedLine}` };
     },
   };

@@ -8,7 +8,7 @@ import { approvals, jobRuns, pipelineRuns, pipelines, stepRuns } from '../store/
 import { Conflict, InvalidInput, NotFound } from '../errors';
 import { idFor, newId } from '../ids';
 import type { Principal } from '../roles';
-import { canSeeProject } from '../roles';
+import { canSeeProject, systemPrincipal } from '../roles';
 import { isFinal } from '../statuses';
 import type { PipelineRow, PipelineService } from './pipelines';
 import type { CompiledPipeline } from '../spec/model';
@@ -47,7 +47,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const durationMs = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
 
 /** Who starts the runs of cron schedules: the system itself, for every project. */
-const SCHEDULE_PRINCIPAL: Principal = { tokenId: 'system', name: 'schedule', role: 'admin', projectIds: null };
+const SCHEDULE_PRINCIPAL = systemPrincipal('schedule');
 
 export function createRunService(deps: RunServiceDeps) {
   const { db, temporal, settings } = deps;

@@ -8,7 +8,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client
 import type { Logger } from 'pino';
 import type { Database, Db } from '../store/db';
 import { pipelines } from '../store/schema';
-import type { Principal } from '../roles';
+import { systemPrincipal } from '../roles';
 import type { TemporalSettings } from '../temporal/temporal-config';
 import type { CompiledTrigger } from '../spec/model';
 import type { PipelineService } from './pipelines';
@@ -25,7 +25,7 @@ interface DesiredSchedule {
   paused: boolean;
 }
 
-const SYSTEM: Principal = { tokenId: 'system', name: 'schedules', role: 'admin', projectIds: null };
+const SYSTEM = systemPrincipal('schedules');
 const PREFIX = 'pipeline/';
 const DEFAULT_CATCHUP_MS = 60_000;
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db';
 import { pipelines, webhookDeliveries } from '../store/schema';
 import { AppError, InvalidInput, NotFound, Unauthorized } from '../errors';
-import type { Principal } from '../roles';
+import { systemPrincipal } from '../roles';
 import type { SecretBox } from '../git/credentials';
 import type { CompiledTrigger } from '../spec/model';
 import type { PipelineService } from './pipelines';
@@ -18,7 +18,7 @@ import { normalizeEvent } from '../webhooks/normalize';
 import type { NormalizedEvent } from '../webhooks/normalize';
 import { matchTrigger } from '../webhooks/match';
 
-const SYSTEM: Principal = { tokenId: 'system', name: 'webhook', role: 'admin', projectIds: null };
+const SYSTEM = systemPrincipal('webhook');
 
 export interface WebhookResult {
   deliveryId: string;

@@ -1,5 +1,5 @@
 // Reading stored step log lines: chunk rows of up to a batch of lines each, in line order.
-import { and, eq, gt, gte } from 'drizzle-orm';
+import { and, desc, eq, gt, gte } from 'drizzle-orm';
 import type { Db } from './db';
 import { logChunks } from './schema';
 
@@ -33,4 +33,10 @@ export async function readStepLogs(db: Db, stepRunId: string, fromLine: number, 
     }
   }
   return out;
+}
+
+/** The number of the last line stored for a step (0: none yet). */
+export async function lastStoredLine(db: Db, stepRunId: string): Promise<number> {
+  const [last] = await db.select({ lastLine: logChunks.lastLine }).from(logChunks).where(eq(logChunks.stepRunId, stepRunId)).orderBy(desc(logChunks.lastLine)).limit(1);
+  return last?.lastLine ?? 0;
 }
