@@ -40,9 +40,11 @@ export interface RunStepInput {
   attempt: number;
   /** No attempt follows this one: whatever it ends with is the step's final status. */
   lastAttempt: boolean;
+  /** The step the workflow runs next if this one succeeds: the agent queues it with this one's end. */
+  queueNext?: string;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -55,6 +57,8 @@ export interface RunStepResult {
   lines: number;
   /** The agent has already written this result as the step's status. */
   recorded?: boolean;
+  /** The agent queued the step named by `queueNext`. */
+  nextQueued?: boolean;
 }
 
 /** A workspace path that cannot leave the workspace root, whatever the ids contain. */
@@ -128,15 +132,15 @@ export function createStepActivities(deps: StepActivityDeps) {
 
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const reporter = { agentId: deps.agentId };
-      // Refused (NotOwner) unless this agent holds the step's job: nothing runs then.
-      await deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
-      const result = await execute(input, deps.logSink);
+      // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. The workspace
+      // and the log are prepared meanwhile.
+      const running = deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
+      running.catch(() => undefined); // observed below; this only keeps an early setup failure from orphaning it
+      const result = await execute(input, deps.logSink, running);
       if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
-        await deps.transitions.recordStepStatus(
-          { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason },
-          reporter,
-        );
-        return { ...result, recorded: true };
+        const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
+        const { nextQueued } = await deps.transitions.recordStepEnd(end, reporter, input.queueNext);
+        return { ...result, recorded: true, ...(input.queueNext ? { nextQueued } : {}) };
       }
       return result;
     },
@@ -154,16 +158,25 @@ export function createStepActivities(deps: StepActivityDeps) {
     },
   };
 
-  async function execute(input: ExecuteInput, logSink: LogSink): Promise<RunStepResult> {
-    const ctx = Context.current();
+  /** Runs the step's process; `mayStart`, when given, must resolve before it is spawned. */
+  async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
     const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
     const cwd = insideWorkspace(workspace, input.step.workingDirectory);
-    await mkdir(cwd, { recursive: true });
     const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
-    await writeFile(outputFile, '');
-
-    const log = await logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+    // The workspace, the log and the step's `running` (which refuses a job this agent does not
+    // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
+    const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
+    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+    const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
+    const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
+    if (failed) {
+      if (opened.status === 'fulfilled') await opened.value.close();
+      await rm(outputFile, { force: true });
+      throw failed.reason;
+    }
+    const log = await opening;
+    const ctx = Context.current();
     const command = commandFor(input.step, deps.plugins);
     if ('error' in command) {
       log.write('system', command.error);

@@ -59,10 +59,13 @@ const MAX_REASON = 1000;
  * The bus every process of an installation shares: events go out as NOTIFY on the database and come
  * back through LISTEN, in-process ones included, so every subscriber sees one stream in one order.
  */
-export async function createDatabaseEventBus(database: {
-  notify(channel: string, payload: string): Promise<void>;
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
-}): Promise<EventBus & { close(): Promise<void> }> {
+export async function createDatabaseEventBus(
+  database: {
+    notify(channel: string, payload: string): Promise<void>;
+    listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  },
+  onError: (err: Error) => void = () => undefined,
+): Promise<EventBus & { close(): Promise<void> }> {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   const unlisten = await database.listen(STATUS_CHANNEL, (payload) => {
@@ -77,7 +80,11 @@ export async function createDatabaseEventBus(database: {
   return {
     async publish(event) {
       const reason = event.reason && event.reason.length > MAX_REASON ? event.reason.slice(0, MAX_REASON) + '…' : event.reason;
-      await database.notify(STATUS_CHANNEL, JSON.stringify({ timestamp: new Date().toISOString(), ...event, reason }));
+      // Not awaited: the database sends notices in order on a session of their own, and whoever
+      // made the move (a step's agent, a job's workflow) need not wait for the round trip. A notice
+      // that fails is reported; awaited, it failed the write's activity, whose retry found the move
+      // done and sent nothing either.
+      database.notify(STATUS_CHANNEL, JSON.stringify({ timestamp: new Date().toISOString(), ...event, reason })).catch(onError);
     },
     subscribe(listener) {
       emitter.on('event', listener);

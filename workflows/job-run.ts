@@ -74,7 +74,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 
   const finishRemaining = async (status: 'skipped' | 'cancelled') => {
     for (let i = 0; i < job.steps.length; i++) {
-      if (stepStatus[i] === 'pending' || stepStatus[i] === 'running') {
+      if (stepStatus[i] === 'pending' || stepStatus[i] === 'queued' || stepStatus[i] === 'running') {
         await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status });
         stepStatus[i] = status;
       }
@@ -142,7 +142,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       const runnable = prepared.kind === 'run' ? prepared : null;
       const maxAttempts = Math.max(1, step.retry.maxAttempts);
       for (let attempt = 1; runnable && !result && attempt <= maxAttempts; attempt++) {
-        // Queued: dispatched to the agent's queue; the agent itself reports running and the end.
+        // Queued: dispatched to the agent's queue; the agent itself reports running and the end (and,
+        // when the step before succeeded there, it has queued this one already).
         if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
         stepStatus[i] = 'running';
         // eslint-disable-next-line no-restricted-properties
@@ -169,6 +170,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             source: job.source ? { repo: job.source.repo, ref: job.source.ref ?? facts.trigger.ref } : undefined,
             attempt,
             lastAttempt: attempt === maxAttempts,
+            // The next step runs if this one succeeds, unless it has its own `when`, or the job has
+            // already failed (then `success()` is false).
+            queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
           });
         } catch (err) {
           if (!isAgentLost(err)) throw err;
@@ -189,6 +193,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       if (!result.recorded) await control.recordStepStatus({ stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason });
       // Only once written: a stop arriving midway must still find this step unfinished.
       stepStatus[i] = result.status;
+      if (result.nextQueued) stepStatus[i + 1] = 'queued';
       stepState[step.name] = { outputs: result.outputs, status: result.status };
       if (result.status === 'timeout' && cutByDeadline) {
         failedReason ??= `job timed out while step ${step.name} ran`;

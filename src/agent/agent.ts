@@ -15,6 +15,7 @@ import type { Transitions } from '../store/transitions';
 import { newId } from '../ids';
 import type { EventBus } from '../events';
 import { createJobSlots } from './job-slots';
+import { poolSlotSupplier } from './pool-capacity';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
 import { createStepActivities } from '../../activities/step';
@@ -73,7 +74,13 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...common,
     taskQueue: opts.settings.taskQueues.agentPool,
     activities: createAgentPoolActivities(identity, slots),
-    maxConcurrentActivityTaskExecutions: 4,
+    // Offers are taken only while a job slot is free (the pool worker runs no workflows).
+    tuner: {
+      activityTaskSlotSupplier: poolSlotSupplier(slots),
+      workflowTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+      localActivityTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+      nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
+    },
   });
   const stepWorker = await Worker.create({
     ...common,

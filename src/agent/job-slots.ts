@@ -6,6 +6,8 @@ export interface JobSlots {
   take(jobRunId: string): boolean;
   touch(jobRunId: string): void;
   release(jobRunId: string): void;
+  /** Called whenever a slot may have become free. */
+  onFree(listener: () => void): void;
 }
 
 /** A slot not used by any step for this long belongs to a job that will not come back. */
@@ -13,12 +15,19 @@ const IDLE_EXPIRY_MS = 30 * 60_000;
 
 export function createJobSlots(max: number, now: () => number = Date.now): JobSlots {
   const slots = new Map<string, number>();
+  const listeners: Array<() => void> = [];
+  const freed = () => listeners.forEach((listener) => listener());
   const expire = () => {
-    for (const [id, lastUsed] of slots) if (now() - lastUsed > IDLE_EXPIRY_MS) slots.delete(id);
+    let expired = false;
+    for (const [id, lastUsed] of slots) {
+      if (now() - lastUsed > IDLE_EXPIRY_MS) expired = slots.delete(id);
+    }
+    if (expired) freed();
   };
   return {
     max,
     get size() {
+      expire();
       return slots.size;
     },
     take(jobRunId) {
@@ -31,7 +40,10 @@ export function createJobSlots(max: number, now: () => number = Date.now): JobSl
       if (slots.has(jobRunId)) slots.set(jobRunId, now());
     },
     release(jobRunId) {
-      slots.delete(jobRunId);
+      if (slots.delete(jobRunId)) freed();
+    },
+    onFree(listener) {
+      listeners.push(listener);
     },
   };
 }

@@ -62,7 +62,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   const cli = findTemporalCli();
   const args = ['server', 'start-dev', '--ip', dev.ip, '--port', String(port), '--log-level', 'warn'];
-  if (!opts.ephemeral) args.push('--db-filename', join(opts.dataDir, dev.dbFile));
+  if (!opts.ephemeral) {
+    args.push('--db-filename', join(opts.dataDir, dev.dbFile));
+    for (const [name, value] of Object.entries(dev.sqlitePragmas)) args.push('--sqlite-pragma', `${name}=${value}`);
+  }
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   for (const [name, type] of Object.entries(opts.settings.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);

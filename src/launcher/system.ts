@@ -120,7 +120,7 @@ export async function startSystem(opts: {
     stack.push(() => workerConnection.close());
 
     // Every status event of the installation reaches every process (through the database).
-    const events = await createDatabaseEventBus(database);
+    const events = await createDatabaseEventBus(database, (err) => logger.warn({ err }, 'a status event could not be sent'));
     stack.push(() => events.close());
     const logIngest = createLogIngest({ db, database });
     const invalidations = await createInvalidations(database);

@@ -6,7 +6,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database, Db } from '../store/db';
 import { jobRuns, logChunks, stepRuns } from '../store/schema';
 import { isFinal } from '../statuses';
-import { MAX_CHUNK_LINES, lastStoredLine } from '../store/log-store';
+import { MAX_CHUNK_LINES } from '../store/log-store';
 
 /** One stored line: [line number, "<ISO time> <stream>", content]. */
 export type StoredLine = [number, string, string];
@@ -47,22 +47,28 @@ function checkBatch(batch: LogBatch): string | null {
 }
 
 export function createLogIngest({ db, database }: { db: Db; database: Pick<Database, 'notify'> }): LogIngest {
+  /** Refuses a step this agent does not hold, or one already final; else says where its log ends. */
   async function ownership(agentId: string, stepRunId: string) {
     const [row] = await db
-      .select({ status: stepRuns.status, holder: jobRuns.agentId })
+      .select({
+        status: stepRuns.status,
+        holder: jobRuns.agentId,
+        // Read in the same statement: a retried attempt continues the step's numbering.
+        lastLine: sql<number>`coalesce((select c.last_line from log_chunks c where c.step_run_id = ${stepRuns.stepRunId} order by c.last_line desc limit 1), 0)`,
+      })
       .from(stepRuns)
       .innerJoin(jobRuns, eq(jobRuns.jobRunId, stepRuns.jobRunId))
       .where(eq(stepRuns.stepRunId, stepRunId));
     if (!row || row.holder !== agentId) return { ok: false as const, reason: 'not_owner' as const, message: `step ${stepRunId} belongs to a job this agent does not hold` };
     if (isFinal(row.status)) return { ok: false as const, reason: 'step_final' as const, message: `step ${stepRunId} is already ${row.status}; its log is closed` };
-    return null;
+    return { ok: true as const, lastLine: Number(row.lastLine) };
   }
 
   return {
     async open(agentId, stepRunId) {
-      const refused = await ownership(agentId, stepRunId);
-      if (refused) return refused;
-      return { ok: true, nextLine: (await lastStoredLine(db, stepRunId)) + 1 };
+      const owned = await ownership(agentId, stepRunId);
+      if (!owned.ok) return owned;
+      return { ok: true, nextLine: owned.lastLine + 1 };
     },
 
     async append(agentId, stepRunId, batch) {
@@ -95,10 +101,9 @@ export function createLogIngest({ db, database }: { db: Db; database: Pick<Datab
         if (existing.lastLine === lastLine) return { ok: true, storedThrough: lastLine, duplicate: true };
         return { ok: false, reason: 'bad_batch', message: `lines ${batch.firstLine}-${existing.lastLine} are already stored with other boundaries` };
       }
-      const refused = await ownership(agentId, stepRunId);
-      if (refused) return refused;
-      const expectedLine = (await lastStoredLine(db, stepRunId)) + 1;
-      return { ok: false, reason: 'gap', message: `batch starts at line ${batch.firstLine}; the log continues at line ${expectedLine}` };
+      const owned = await ownership(agentId, stepRunId);
+      if (!owned.ok) return owned;
+      return { ok: false, reason: 'gap', message: `batch starts at line ${batch.firstLine}; the log continues at line ${owned.lastLine + 1}` };
     },
   };
 }

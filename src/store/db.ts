@@ -50,6 +50,8 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
   const db = drizzle(sql, { schema }) as unknown as Db;
   // LISTEN needs a session of its own; postgres.js opens it on first use and re-listens after a reconnect.
   const listener = postgres(url, { max: 1, onnotice: () => undefined });
+  // Notices go out on one session of their own, so they leave in the order they were sent.
+  const notifier = postgres(url, { max: 1, onnotice: () => undefined });
   return {
     db,
     kind: 'postgres',
@@ -57,14 +59,14 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
       await sql`select 1`;
     },
     notify: async (channel, payload) => {
-      await sql`select pg_notify(${channel}, ${payload})`;
+      await notifier`select pg_notify(${channel}, ${payload})`;
     },
     listen: async (channel, onPayload) => {
       const { unlisten } = await listener.listen(channel, onPayload);
       return unlisten;
     },
     close: async () => {
-      await Promise.all([sql.end({ timeout: 5 }), listener.end({ timeout: 1 })]);
+      await Promise.all([sql.end({ timeout: 5 }), notifier.end({ timeout: 5 }), listener.end({ timeout: 1 })]);
     },
   };
 }

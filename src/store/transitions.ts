@@ -54,6 +54,16 @@ interface Moved {
   projectId: string;
   jobRunId: string | null;
   agentId: string | null;
+  tally: unknown;
+}
+
+/** The tally of a run's jobs or a job's steps, as one JSON value computed inside the transition's statement. */
+function tallyOf(kind: 'run' | 'job', id: string): SQL<unknown> {
+  const rows =
+    kind === 'run'
+      ? sql`select status, skipped, count(*)::int as n from job_runs where run_id = ${id} group by status, skipped`
+      : sql`select status, false as skipped, count(*)::int as n from step_runs where job_run_id = ${id} group by status`;
+  return sql`(select coalesce(json_agg(json_build_array(t.status, t.skipped, t.n)), '[]'::json) from (${rows}) t)`;
 }
 
 const COUNTER_OF: Record<string, keyof StatusCounters> = {
@@ -76,6 +86,22 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
    */
   async function transition(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>, guard?: SQL): Promise<Moved | null> {
     if (!isKnownStatus(kind, to)) throw ApplicationFailure.nonRetryable(`unknown ${kind} status "${to}"`, ILLEGAL_TRANSITION);
+    const moved = await move(kind, id, to, fields, guard);
+    if (moved) return moved;
+    const { table, id: idCol, status: statusCol } = TABLES[kind];
+    const [current] = await db
+      .select({ status: statusCol, owned: guard ? sql<boolean>`${guard}` : sql<boolean>`true` })
+      .from(table)
+      .where(eq(idCol, id));
+    if (!current) throw ApplicationFailure.nonRetryable(`${kind} ${id} does not exist`, ILLEGAL_TRANSITION);
+    if (!current.owned) throw ApplicationFailure.nonRetryable(`${kind} ${id} belongs to a job this agent does not hold`, NOT_OWNER);
+    // Already there (a retried activity), or final (a late write after a stop): nothing to do.
+    if (current.status === to || isFinal(current.status)) return null;
+    throw ApplicationFailure.nonRetryable(`${kind} ${id}: illegal transition ${current.status} -> ${to}`, ILLEGAL_TRANSITION);
+  }
+
+  /** The move itself, in one statement: undefined when the row is not in a status that may precede `to`, or `guard` fails. */
+  async function move(kind: EntityKind, id: string, to: string, fields: Record<string, unknown>, guard?: SQL): Promise<Moved | undefined> {
     const { table, id: idCol, status: statusCol, runId: runIdCol, name } = TABLES[kind];
     const timeFields: Record<string, unknown> = {};
     if (to === 'running') timeFields.startedAt = sql`coalesce(started_at, now())`;
@@ -94,29 +120,19 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
         projectId: sql<string>`(select r.project_id from pipeline_runs r where r.run_id = ${sql.raw(`${name}.run_id`)})`,
         jobRunId: kind === 'step' ? stepRuns.jobRunId : kind === 'job' ? jobRuns.jobRunId : sql<string | null>`null`,
         agentId: kind === 'job' ? jobRuns.agentId : sql<string | null>`null`,
+        // A run's jobs, or a job's steps, by status: rows this statement does not touch.
+        tally: kind === 'step' ? sql<null>`null` : tallyOf(kind, id),
       });
-    if (moved) return moved;
-    const [current] = await db
-      .select({ status: statusCol, owned: guard ? sql<boolean>`${guard}` : sql<boolean>`true` })
-      .from(table)
-      .where(eq(idCol, id));
-    if (!current) throw ApplicationFailure.nonRetryable(`${kind} ${id} does not exist`, ILLEGAL_TRANSITION);
-    if (!current.owned) throw ApplicationFailure.nonRetryable(`${kind} ${id} belongs to a job this agent does not hold`, NOT_OWNER);
-    // Already there (a retried activity), or final (a late write after a stop): nothing to do.
-    if (current.status === to || isFinal(current.status)) return null;
-    throw ApplicationFailure.nonRetryable(`${kind} ${id}: illegal transition ${current.status} -> ${to}`, ILLEGAL_TRANSITION);
+    return moved;
   }
 
-  /** A run's jobs, or a job's steps, by where they are (a skipped job counts as skipped). */
-  async function countersOf(kind: 'run' | 'job', id: string): Promise<StatusCounters> {
-    const rows =
-      kind === 'run'
-        ? await db.select({ status: jobRuns.status, skipped: jobRuns.skipped, n: sql<number>`count(*)::int` }).from(jobRuns).where(eq(jobRuns.runId, id)).groupBy(jobRuns.status, jobRuns.skipped)
-        : await db.select({ status: stepRuns.status, skipped: sql<boolean>`false`, n: sql<number>`count(*)::int` }).from(stepRuns).where(eq(stepRuns.jobRunId, id)).groupBy(stepRuns.status);
+  /** Counters from a tally of [status, skipped, count] rows (a skipped job counts as skipped). */
+  function countersOf(tally: unknown): StatusCounters {
+    const rows = (typeof tally === 'string' ? JSON.parse(tally) : tally ?? []) as Array<[string, boolean, number]>;
     const counters: StatusCounters = { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
-    for (const row of rows) {
-      counters.total += row.n;
-      counters[row.skipped ? 'skipped' : (COUNTER_OF[row.status] ?? 'pending')] += row.n;
+    for (const [status, skipped, n] of rows) {
+      counters.total += n;
+      counters[skipped ? 'skipped' : (COUNTER_OF[status] ?? 'pending')] += n;
     }
     return counters;
   }
@@ -135,7 +151,7 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
     if (moved.jobRunId) event.jobRunId = moved.jobRunId;
     if (moved.agentId) event.agentId = moved.agentId;
     if (reason !== undefined) event.reason = reason;
-    if (kind !== 'step') event.counters = await countersOf(kind, id);
+    if (kind !== 'step') event.counters = countersOf(moved.tally);
     await events.publish(event);
   }
 
@@ -162,6 +178,26 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (change.reason !== undefined) fields.reason = change.reason;
       const moved = await transition('step', change.stepRunId, change.status, fields, reporter ? ownedBy(reporter.agentId) : undefined);
       if (moved) await publish('step', change.stepRunId, change.status, moved, change.reason);
+    },
+    /**
+     * A step's end, reported by its agent. With `queueNext`, the step the workflow runs next (if
+     * this one succeeded) is queued too, saving the workflow a write of its own. Only a pending step
+     * of a running run moves: a pause or a stop that got there first keeps it pending. Both writes
+     * go out at once; their events follow in order. Says whether the next step was queued.
+     */
+    async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string): Promise<{ nextQueued: boolean }> {
+      const fields: Record<string, unknown> = { exitCode: change.exitCode, outputs: change.outputs };
+      if (change.reason !== undefined) fields.reason = change.reason;
+      const runIsRunning = sql`exists (select 1 from pipeline_runs r where r.run_id = ${stepRuns.runId} and r.status = 'running')`;
+      const [ended, queued] = await Promise.all([
+        transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId)),
+        change.status === 'success' && queueNext
+          ? move('step', queueNext, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(reporter.agentId), runIsRunning)).catch(() => undefined)
+          : undefined,
+      ]);
+      if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);
+      if (queued) await publish('step', queueNext!, 'queued', queued, undefined);
+      return { nextQueued: !!queued };
     },
   };
 }

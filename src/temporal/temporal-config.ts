@@ -19,6 +19,8 @@ const TemporalYaml = v.object({
     readyTimeoutSeconds: v.number(),
     /** `--dynamic-config-value key=value` for every entry. */
     dynamicConfig: v.optional(v.record(v.string(), v.union([v.number(), v.string(), v.boolean()])), {}),
+    /** `--sqlite-pragma NAME=VALUE` for every entry, for the persistent (file) store only. */
+    sqlitePragmas: v.optional(v.record(v.string(), v.union([v.number(), v.string()])), {}),
   }),
   stepActivity: v.object({
     heartbeatTimeout: v.string(),

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
 import { DB_KINDS, tempDir } from '../support/databases';
 import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
@@ -184,6 +185,38 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect(max).toBeLessThanOrEqual(8);
     expect(max).toBeGreaterThan(1);
   }, 150_000);
+
+  it.runIf(db === 'pglite')('gives an agent at most maxConcurrentJobs jobs; the others wait in the pool queue, never refused', async () => {
+    // The test agent has 4 job slots; 7 jobs at once would need 7.
+    const log = join(tempDir('slots'), 'events');
+    const { runId } = await start({
+      jobs: [{ name: 'm', matrix: { n: [1, 2, 3, 4, 5, 6, 7] }, steps: [{ name: 's', run: `echo "start $(date +%s%N)" >> '${log}'; sleep 0.5; echo "end $(date +%s%N)" >> '${log}'` }] }],
+    });
+    const done = await sys.waitForRun(runId, undefined, 60_000);
+    const marks = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .sort((x, y) => (BigInt(x[1]) < BigInt(y[1]) ? -1 : 1));
+    let running = 0;
+    let max = 0;
+    for (const [kind] of marks) max = Math.max(max, (running += kind === 'start' ? 1 : -1));
+    expect(marks).toHaveLength(14);
+    expect(done.status).toBe('success');
+    expect(max).toBe(4);
+    // A job that found every slot taken waited for one: no refusal, no retry of its agent offer.
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    const client = new Client({ connection, namespace: sys.settings.namespace });
+    const offerAttempts: number[] = [];
+    for (const job of done.stages[0].jobs) {
+      expect(job.attempt).toBe(1);
+      const history = await client.workflow.getHandle(`pipeline-run/${runId}/job/${job.jobRunId}`).fetchHistory();
+      const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
+      offerAttempts.push(started[0].activityTaskStartedEventAttributes!.attempt!);
+    }
+    await connection.close();
+    expect(offerAttempts).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  }, 90_000);
 
   it('stops the other combinations of a fail-fast matrix', async () => {
     const { runId } = await start({
