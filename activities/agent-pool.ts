@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { AgentSelector } from '../src/spec/model';
 import { matchesSelector } from '../src/agent/labels';
 import type { JobSlots } from '../src/agent/job-slots';
+import type { Transitions } from '../src/store/transitions';
 
 export interface AgentIdentity {
   agentId: string;
@@ -16,15 +17,24 @@ export interface AcquireAgentInput {
   selector: AgentSelector;
   /** Agents that lost this job before; another one is preferred. */
   excludeTaskQueues: string[];
+  /**
+   * The agent that takes the job records it `running` itself (attempt 1), and queues the job's first
+   * step if named: the workflow then has nothing to write before that step.
+   */
+  markRunning?: { queueStep?: string };
 }
 
 export interface AcquiredAgent {
   agentId: string;
   name: string;
   taskQueue: string;
+  /** The agent recorded the job `running` (asked by `markRunning`). */
+  recorded?: boolean;
+  /** …and queued the step named by `markRunning.queueStep`. */
+  stepQueued?: boolean;
 }
 
-export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots) {
+export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots, transitions?: Transitions) {
   return {
     async acquireAgent(input: AcquireAgentInput): Promise<AcquiredAgent> {
       if (!matchesSelector(agent.labels, input.selector)) {
@@ -37,7 +47,15 @@ export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots)
       if (!slots.take(input.jobRunId)) {
         throw ApplicationFailure.retryable(`agent ${agent.name} already runs ${slots.max} jobs`, 'AgentBusy');
       }
-      return { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue };
+      const acquired: AcquiredAgent = { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue };
+      if (!input.markRunning || !transitions) return acquired;
+      try {
+        const { stepQueued } = await transitions.recordJobRunning({ jobRunId: input.jobRunId, agentId: agent.agentId, attempt: 1 }, input.markRunning.queueStep);
+        return { ...acquired, recorded: true, stepQueued };
+      } catch (err) {
+        slots.release(input.jobRunId); // the retry may land on another agent
+        throw err;
+      }
     },
   };
 }

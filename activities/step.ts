@@ -42,9 +42,11 @@ export interface RunStepInput {
   lastAttempt: boolean;
   /** The step the workflow runs next if this one succeeds: the agent queues it with this one's end. */
   queueNext?: string;
+  /** The job's last step: once its result is final, the agent frees the job's slot itself. */
+  lastStep?: boolean;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -59,6 +61,8 @@ export interface RunStepResult {
   recorded?: boolean;
   /** The agent queued the step named by `queueNext`. */
   nextQueued?: boolean;
+  /** The agent freed the job's slot (the job's last step, final). */
+  released?: boolean;
 }
 
 /** A workspace path that cannot leave the workspace root, whatever the ids contain. */
@@ -140,7 +144,8 @@ export function createStepActivities(deps: StepActivityDeps) {
       if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
         const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
         const { nextQueued } = await deps.transitions.recordStepEnd(end, reporter, input.queueNext);
-        return { ...result, recorded: true, ...(input.queueNext ? { nextQueued } : {}) };
+        if (input.lastStep) deps.slots.release(input.jobRunId);
+        return { ...result, recorded: true, ...(input.queueNext ? { nextQueued } : {}), ...(input.lastStep ? { released: true } : {}) };
       }
       return result;
     },

@@ -106,9 +106,18 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const started = Date.now();
     const deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
     await control.recordJobStatus({ jobRunId, status: 'queued' });
-    let agent: AcquiredAgent = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: [] });
+    // The agent that takes the job records it running, and queues its first step when that step
+    // is sure to be dispatched next (no `when` of its own, nothing failed yet).
+    const firstStepRuns = job.steps.length > 0 && !job.steps[0].when && !failedReason;
+    let agent: AcquiredAgent = await pool.acquireAgent({
+      jobRunId,
+      selector: job.agentSelector,
+      excludeTaskQueues: [],
+      markRunning: { queueStep: firstStepRuns ? input.stepRunIds[0] : undefined },
+    });
     heldAgent = agent;
-    await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
+    if (!agent.recorded) await control.recordJobStatus({ jobRunId, status: 'running', agentId: agent.agentId, attempt: 1 });
+    if (agent.stepQueued) stepStatus[0] = 'queued';
 
     for (let i = 0; i < job.steps.length; i++) {
       const step = job.steps[i];
@@ -173,6 +182,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             // The next step runs if this one succeeds, unless it has its own `when`, or the job has
             // already failed (then `success()` is false).
             queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
+            lastStep: i === job.steps.length - 1,
           });
         } catch (err) {
           if (!isAgentLost(err)) throw err;
@@ -194,6 +204,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // Only once written: a stop arriving midway must still find this step unfinished.
       stepStatus[i] = result.status;
       if (result.nextQueued) stepStatus[i + 1] = 'queued';
+      if (result.released) heldAgent = undefined; // its agent freed the job's slot with the last step
       stepState[step.name] = { outputs: result.outputs, status: result.status };
       if (result.status === 'timeout' && cutByDeadline) {
         failedReason ??= `job timed out while step ${step.name} ran`;
@@ -203,7 +214,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       }
     }
     await finishRemaining('skipped');
-    await release(agent);
+    if (heldAgent) await release(agent);
     if (failedReason && !job.continueOnError) {
       await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
       await notifyJob('failed');

@@ -73,7 +73,7 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
   const poolWorker = await Worker.create({
     ...common,
     taskQueue: opts.settings.taskQueues.agentPool,
-    activities: createAgentPoolActivities(identity, slots),
+    activities: createAgentPoolActivities(identity, slots, opts.transitions),
     // Offers are taken only while a job slot is free (the pool worker runs no workflows).
     tuner: {
       activityTaskSlotSupplier: poolSlotSupplier(slots),

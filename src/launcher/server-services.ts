@@ -52,7 +52,15 @@ export function createServerServices(opts: {
     },
   });
   const schedules = (late.schedules = createScheduleService({ db, database, temporal: client, settings, pipelines, specs, logger }));
-  const runs = createRunService({ db, temporal: client, settings, pipelinesService: pipelines, specs, temporalUiUrl: opts.temporalUiUrl ?? undefined });
+  const runs = createRunService({
+    db,
+    temporal: client,
+    settings,
+    pipelinesService: pipelines,
+    specs,
+    temporalUiUrl: opts.temporalUiUrl ?? undefined,
+    onStartFailed: (runId, err) => logger.warn({ runId, err: err.message }, 'could not start a run on Temporal'),
+  });
   // A run that moves changes its pipeline's lastRun: every server sees the event and drops its copy.
   opts.events.subscribe((e) => e.kind === 'run' && e.pipelineId && pipelines.forget(e.pipelineId));
   const tokens = createTokenService(db, invalidations);

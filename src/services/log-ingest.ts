@@ -54,7 +54,8 @@ export function createLogIngest({ db, database }: { db: Db; database: Pick<Datab
         status: stepRuns.status,
         holder: jobRuns.agentId,
         // Read in the same statement: a retried attempt continues the step's numbering.
-        lastLine: sql<number>`coalesce((select c.last_line from log_chunks c where c.step_run_id = ${stepRuns.stepRunId} order by c.last_line desc limit 1), 0)`,
+        // (Chunks are contiguous: the last one starts last, found backwards on the (step, first_line) index.)
+        lastLine: sql<number>`coalesce((select c.last_line from log_chunks c where c.step_run_id = ${stepRunId} order by c.first_line desc limit 1), 0)`,
       })
       .from(stepRuns)
       .innerJoin(jobRuns, eq(jobRuns.jobRunId, stepRuns.jobRunId))

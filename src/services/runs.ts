@@ -11,6 +11,7 @@ import type { Principal } from '../roles';
 import { canSeeProject, systemPrincipal } from '../roles';
 import { isFinal } from '../statuses';
 import type { PipelineRow, PipelineService } from './pipelines';
+import { isUniqueViolation } from './pipelines';
 import type { CompiledPipeline } from '../spec/model';
 import type { SpecChecker } from './spec-checker';
 import type { TemporalSettings } from '../temporal/temporal-config';
@@ -39,9 +40,16 @@ export interface RunServiceDeps {
   pipelinesService: PipelineService;
   specs: SpecChecker;
   temporalUiUrl?: string;
+  /** A run whose workflow could not be started (it is marked failed with the reason). */
+  onStartFailed?: (runId: string, err: Error) => void;
 }
 
 type RunRow = typeof pipelineRuns.$inferSelect;
+
+/** The rows of `db.execute`: postgres.js answers an array, PGlite an object holding one. */
+function rowsOf<T>(result: unknown): T[] {
+  return ((result as { rows?: T[] }).rows ?? (result as T[])) as T[];
+}
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const durationMs = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
@@ -51,6 +59,8 @@ const SCHEDULE_PRINCIPAL = systemPrincipal('schedule');
 
 export function createRunService(deps: RunServiceDeps) {
   const { db, temporal, settings } = deps;
+  /** Workflow starts in flight in this process, by run: a stop of a run still starting waits for them. */
+  const starting = new Map<string, Promise<void>>();
 
   async function loadRun(principal: Principal, runId: string, pipelineId?: string): Promise<RunRow> {
     const [run] = await db.select().from(pipelineRuns).where(eq(pipelineRuns.runId, runId));
@@ -208,59 +218,84 @@ export function createRunService(deps: RunServiceDeps) {
     // got past the database check would be refused by Temporal as a duplicate workflow id.
     const runId = input.requestId ? idFor('run', `${pipelineId}\u0000${input.requestId}`) : newId('run');
     const workflowId = pipelineRunWorkflowId(runId);
-    const created = await db.transaction(async (tx) => {
-      // Serializes triggers of one pipeline: run numbers and requestId checks never race.
-      const [locked] = await tx.select({ runCounter: pipelines.runCounter }).from(pipelines).where(eq(pipelines.pipelineId, pipelineId)).for('update');
-      if (input.requestId) {
-        const [existing] = await tx
-          .select()
-          .from(pipelineRuns)
-          .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.requestId, input.requestId)));
-        if (existing) return { run: existing, fresh: false };
-      }
-      const number = locked.runCounter + 1;
-      await tx.update(pipelines).set({ runCounter: number }).where(eq(pipelines.pipelineId, pipelineId));
-      const [run] = await tx
-        .insert(pipelineRuns)
-        .values({
-          runId,
-          pipelineId,
-          projectId: pipelineRow.projectId,
-          number,
-          status: 'pending',
-          triggerType,
-          triggeredBy: input.triggeredBy ?? principal.name,
-          requestId: input.requestId ?? null,
-          variables,
-          ref: input.ref ?? null,
-          commitSha: input.commitSha ?? null,
-          definitionCommitSha: definition.commitSha,
-          target: pipeline.target ?? null,
-          workflowId,
-        })
-        .returning();
-      const ids: PipelineRunInput['ids'] = { jobs: {} };
-      for (const [jobIndex, job] of pipeline.jobs.entries()) {
-        const jobRunId = newId('job');
-        const stepRunIds = job.steps.map(() => newId('step'));
-        ids.jobs[job.key] = { jobRunId, stepRunIds };
-        await tx.insert(jobRuns).values({
-          jobRunId,
-          runId,
-          stageIndex: job.stageIndex,
-          stageName: job.stageName,
-          jobIndex,
-          jobKey: job.key,
-          name: job.displayName,
-          matrix: job.matrix ?? null,
-          status: 'pending',
-        });
-        await tx.insert(stepRuns).values(job.steps.map((s, i) => ({ stepRunId: stepRunIds[i], jobRunId, runId, stepIndex: i, name: s.name, status: 'pending' })));
-      }
-      return { run, fresh: true, ids };
-    });
-    if (created.fresh) await deps.pipelinesService.changed(pipelineId); // its lastRun
-    return created.fresh ? { fresh: true as const, run: created.run, pipelineRow, pipeline, ids: created.ids! } : { fresh: false as const, run: created.run };
+    const ids: PipelineRunInput['ids'] = { jobs: {} };
+    const jobRows: Array<Record<string, unknown>> = [];
+    const stepRows: Array<Record<string, unknown>> = [];
+    for (const [jobIndex, job] of pipeline.jobs.entries()) {
+      const jobRunId = newId('job');
+      const stepRunIds = job.steps.map(() => newId('step'));
+      ids.jobs[job.key] = { jobRunId, stepRunIds };
+      jobRows.push({ job_run_id: jobRunId, stage_index: job.stageIndex, stage_name: job.stageName, job_index: jobIndex, job_key: job.key, name: job.displayName, matrix: job.matrix ?? null });
+      job.steps.forEach((step, i) => stepRows.push({ step_run_id: stepRunIds[i], job_run_id: jobRunId, step_index: i, name: step.name }));
+    }
+    const run: RunRow = {
+      runId,
+      pipelineId,
+      projectId: pipelineRow.projectId,
+      number: 0,
+      status: 'pending',
+      triggerType,
+      triggeredBy: input.triggeredBy ?? principal.name,
+      requestId: input.requestId ?? null,
+      variables,
+      ref: input.ref ?? null,
+      commitSha: input.commitSha ?? null,
+      definitionCommitSha: definition.commitSha,
+      target: pipeline.target ?? null,
+      reason: null,
+      workflowId,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+    };
+    // One statement, so one atomic step however busy the database: the pipeline's counter moves
+    // (its row lock orders the triggers of a pipeline) and the run, its jobs and its steps are
+    // written, unless the requestId already made a run. Two triggers racing with one requestId:
+    // the second fails on the unique key, its counter move undone, and finds the first's run.
+    let inserted: Array<{ number: number; created_at: string | Date }> = [];
+    try {
+      inserted = rowsOf(
+        await db.execute(sql`
+          with counter as (
+            update pipelines set run_counter = run_counter + 1
+            where pipeline_id = ${pipelineId} and deleted_at is null
+              and not exists (select 1 from pipeline_runs r where r.pipeline_id = ${pipelineId} and r.request_id = ${run.requestId})
+            returning run_counter
+          ), run as (
+            insert into pipeline_runs (run_id, pipeline_id, project_id, number, status, trigger_type, triggered_by, request_id, variables, ref, commit_sha, definition_commit_sha, target, workflow_id)
+            select ${runId}, ${pipelineId}, ${run.projectId}, counter.run_counter, 'pending', ${triggerType}, ${run.triggeredBy}, ${run.requestId}, ${JSON.stringify(variables)}::jsonb,
+              ${run.ref}, ${run.commitSha}, ${run.definitionCommitSha}, ${run.target}, ${workflowId}
+            from counter
+            returning number, created_at
+          ), jobs as (
+            insert into job_runs (job_run_id, run_id, stage_index, stage_name, job_index, job_key, name, matrix, status)
+            select j.job_run_id, ${runId}, j.stage_index, j.stage_name, j.job_index, j.job_key, j.name, j.matrix, 'pending'
+            from run, jsonb_to_recordset(${JSON.stringify(jobRows)}::jsonb) as j(job_run_id text, stage_index int, stage_name text, job_index int, job_key text, name text, matrix jsonb)
+          ), steps as (
+            insert into step_runs (step_run_id, job_run_id, run_id, step_index, name, status)
+            select s.step_run_id, s.job_run_id, ${runId}, s.step_index, s.name, 'pending'
+            from run, jsonb_to_recordset(${JSON.stringify(stepRows)}::jsonb) as s(step_run_id text, job_run_id text, step_index int, name text)
+          )
+          select number, created_at from run`),
+      );
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+    }
+    if (inserted.length === 0) {
+      const [existing] = input.requestId
+        ? await db
+            .select()
+            .from(pipelineRuns)
+            .where(and(eq(pipelineRuns.pipelineId, pipelineId), eq(pipelineRuns.requestId, input.requestId)))
+        : [];
+      if (!existing) throw new NotFound(`pipeline ${pipelineId} not found`); // deleted meanwhile
+      return { fresh: false as const, run: existing };
+    }
+    run.number = Number(inserted[0].number);
+    run.createdAt = new Date(inserted[0].created_at);
+    const created = { fresh: true as const, run, ids };
+    await deps.pipelinesService.changed(pipelineId); // its lastRun
+    return { fresh: true as const, run: created.run, pipelineRow, pipeline, ids: created.ids };
   }
 
   return {
@@ -298,18 +333,28 @@ export function createRunService(deps: RunServiceDeps) {
       return started;
     },
 
+    /**
+     * Records a run and answers with it, `pending`; its workflow is started right after, off the
+     * answer's path, so a trigger costs the same however busy Temporal is. The record is the
+     * commitment: a start that never happened (its server died first) is made by the reconciler,
+     * and a start Temporal refuses fails the run with the reason.
+     */
     async trigger(principal: Principal, pipelineId: string, input: TriggerInput, triggerType: 'manual' | 'cron' | 'event' = 'manual') {
       const recorded = await record(principal, pipelineId, input, triggerType);
       if (!recorded.fresh) return { runId: recorded.run.runId, number: recorded.run.number, status: recorded.run.status };
       const { run } = recorded;
-      await startRunWorkflow({ ...recorded, event: input.event }).catch(async (err: Error) => {
-        await db
-          .update(pipelineRuns)
-          .set({ status: 'failed', reason: `could not start the run on Temporal: ${err.message}`, finishedAt: sql`now()` })
-          .where(eq(pipelineRuns.runId, run.runId));
-        await deps.pipelinesService.changed(run.pipelineId);
-        throw err;
-      });
+      const start = startRunWorkflow({ ...recorded, event: input.event })
+        .catch(async (err: Error) => {
+          await db
+            .update(pipelineRuns)
+            .set({ status: 'failed', reason: `could not start the run on Temporal: ${err.message}`, finishedAt: sql`now()` })
+            .where(and(eq(pipelineRuns.runId, run.runId), eq(pipelineRuns.status, 'pending')));
+          await deps.pipelinesService.changed(run.pipelineId);
+          deps.onStartFailed?.(run.runId, err);
+        })
+        .catch((err: Error) => deps.onStartFailed?.(run.runId, err)) // the database is gone too: the reconciler will see it
+        .finally(() => starting.delete(run.runId));
+      starting.set(run.runId, start);
       return { runId: run.runId, number: run.number, status: run.status };
     },
 
@@ -362,7 +407,20 @@ export function createRunService(deps: RunServiceDeps) {
         await handle.signal(resumeSignal, req);
       } else {
         if (isFinal(run.status)) throw new Conflict(`run ${runId} is already ${run.status}`);
-        await handle.cancel();
+        if (starting.has(runId)) {
+          await starting.get(runId);
+          const now = await loadRun(principal, runId, pipelineId);
+          if (isFinal(now.status)) throw new Conflict(`run ${runId} is already ${now.status}`);
+        }
+        try {
+          await handle.cancel();
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // Recorded, not yet started (by another server, or one that died): start it, so that
+          // stopping it runs the workflow's own cleanup and every row ends cancelled.
+          await startRunWorkflow(await recordedRun(run));
+          await handle.cancel();
+        }
       }
     },
 

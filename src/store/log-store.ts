@@ -37,6 +37,7 @@ export async function readStepLogs(db: Db, stepRunId: string, fromLine: number, 
 
 /** The number of the last line stored for a step (0: none yet). */
 export async function lastStoredLine(db: Db, stepRunId: string): Promise<number> {
-  const [last] = await db.select({ lastLine: logChunks.lastLine }).from(logChunks).where(eq(logChunks.stepRunId, stepRunId)).orderBy(desc(logChunks.lastLine)).limit(1);
+  // Chunks are contiguous: the last one starts last, found backwards on the (step, first_line) index.
+  const [last] = await db.select({ lastLine: logChunks.lastLine }).from(logChunks).where(eq(logChunks.stepRunId, stepRunId)).orderBy(desc(logChunks.firstLine)).limit(1);
   return last?.lastLine ?? 0;
 }

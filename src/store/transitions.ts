@@ -47,6 +47,9 @@ function ownedBy(agentId: string): SQL {
   return sql`exists (select 1 from job_runs j where j.job_run_id = ${stepRuns.jobRunId} and j.agent_id = ${agentId})`;
 }
 
+/** A step's run is running (not paused, not over): only then is a step queued ahead of the workflow. */
+const RUN_IS_RUNNING = sql`exists (select 1 from pipeline_runs r where r.run_id = ${stepRuns.runId} and r.status = 'running')`;
+
 interface Moved {
   previous: string;
   runId: string;
@@ -169,6 +172,18 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       const moved = await transition('job', change.jobRunId, change.status, fields);
       if (moved) await publish('job', change.jobRunId, change.status, moved, change.reason);
     },
+    /**
+     * A job taken by an agent, reported by that agent: `running` on it, and with `queueStep` that
+     * step queued too (a pending step of a running run only, as for recordStepEnd).
+     */
+    async recordJobRunning(change: { jobRunId: string; agentId: string; attempt: number }, queueStep?: string): Promise<{ stepQueued: boolean }> {
+      const moved = await transition('job', change.jobRunId, 'running', { agentId: change.agentId, attempt: change.attempt });
+      if (moved) await publish('job', change.jobRunId, 'running', moved, undefined);
+      if (!moved || !queueStep) return { stepQueued: false };
+      const queued = await move('step', queueStep, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(change.agentId), RUN_IS_RUNNING));
+      if (queued) await publish('step', queueStep, 'queued', queued, undefined);
+      return { stepQueued: !!queued };
+    },
     /** With `agentId`, the move happens only if that agent holds the step's job (an agent's own report). */
     async recordStepStatus(change: StepStatusChange, reporter?: { agentId: string }): Promise<void> {
       const fields: Record<string, unknown> = {};
@@ -188,11 +203,10 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
     async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string): Promise<{ nextQueued: boolean }> {
       const fields: Record<string, unknown> = { exitCode: change.exitCode, outputs: change.outputs };
       if (change.reason !== undefined) fields.reason = change.reason;
-      const runIsRunning = sql`exists (select 1 from pipeline_runs r where r.run_id = ${stepRuns.runId} and r.status = 'running')`;
       const [ended, queued] = await Promise.all([
         transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId)),
         change.status === 'success' && queueNext
-          ? move('step', queueNext, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(reporter.agentId), runIsRunning)).catch(() => undefined)
+          ? move('step', queueNext, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(reporter.agentId), RUN_IS_RUNNING)).catch(() => undefined)
           : undefined,
       ]);
       if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);

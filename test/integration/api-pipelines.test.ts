@@ -177,5 +177,10 @@ describe.each(DB_KINDS)('pipeline, definition and token API on %s', (db) => {
     expect(runs).toBe(1);
     const done = await sys.waitForRun(answers[0].body.detail.runId);
     expect(done.status).toBe('success');
+    // The repeats used up no run number.
+    const next = await sys.api('POST', `/api/v1/pipelines/${id}/trigger`, { requestId: 'burst-2' });
+    expect(answers[0].body.detail.number).toBe(1);
+    expect(next.body.detail.number).toBe(2);
+    await sys.waitForRun(next.body.detail.runId);
   });
 });

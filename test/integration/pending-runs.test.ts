@@ -13,6 +13,7 @@ import { createRunService } from '../../src/services/runs';
 import { loadPluginCatalogue } from '../../src/plugins/catalogue';
 import { newId } from '../../src/ids';
 import { pipelineRunWorkflowId } from '../../workflows/definitions';
+import { systemPrincipal } from '../../src/roles';
 
 describe('runs left pending by a dead server', () => {
   let sys: TestSystem;
@@ -64,5 +65,43 @@ describe('runs left pending by a dead server', () => {
     expect(failed).toMatchObject({ status: 'failed', reason: expect.stringMatching(/could not start the run after a restart/) });
     // Nothing left to do, and a young pending run (a trigger in flight) is left alone.
     expect(await runs.reconcilePendingRuns(30_000)).toEqual([]);
+  });
+
+  it('stops a recorded run whose workflow has not started: it is started, then cancelled, and every row ends cancelled', async () => {
+    const p = await sys.api('POST', '/api/v1/pipelines', { projectId: 'proj_rec', name: 'rec-stop', spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 30' }] }] } });
+    const pipelineId = p.body.detail.pipelineId;
+    const { runId } = (await sys.api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, {})).body.detail;
+    const first = await sys.waitForRun(runId, ['running']);
+    await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {});
+    await sys.waitForRun(runId, ['cancelled']);
+
+    const orphan = await orphanedRun(first, first.definitionCommitSha);
+    const stopped = await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${orphan}/stop`, { reason: 'not wanted' });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    const done = await sys.waitForRun(orphan, ['cancelled', 'success', 'failed'], 20_000);
+    expect(done.status).toBe('cancelled');
+    expect(done.stages[0].jobs[0].status).toBe('cancelled');
+    expect(done.stages[0].jobs[0].steps.map((s: any) => s.status)).toEqual(['cancelled']);
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${orphan}/stop`, {})).status).toBe(409);
+  });
+
+  it('answers a trigger before its workflow starts, and fails the run with the reason when Temporal refuses the start', async () => {
+    const p = await sys.api('POST', '/api/v1/pipelines', { projectId: 'proj_rec', name: 'rec-refused', spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps: [{ name: 'a', run: 'true' }] }] } });
+    const specs = createSpecChecker(loadPluginCatalogue());
+    const failures: Array<{ runId: string; message: string }> = [];
+    const refusing = createRunService({
+      db: sys.database.db,
+      // A namespace this Temporal server does not have: every start is refused.
+      temporal: new Client({ connection, namespace: 'arcentra-no-such-namespace' }),
+      settings: sys.settings,
+      pipelinesService: createPipelineService(sys.database.db, specs),
+      specs,
+      onStartFailed: (runId, err) => failures.push({ runId, message: err.message }),
+    });
+    const answer = await refusing.trigger(systemPrincipal('test'), p.body.detail.pipelineId, {});
+    expect(answer.status).toBe('pending');
+    const failed = await sys.waitForRun(answer.runId, ['failed'], 20_000);
+    expect(failed.reason).toMatch(/could not start the run on Temporal: .*arcentra-no-such-namespace/);
+    expect(failures).toEqual([{ runId: answer.runId, message: expect.stringMatching(/arcentra-no-such-namespace/) }]);
   });
 });
