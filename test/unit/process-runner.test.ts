@@ -1,20 +1,28 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runProcess } from '../../src/agent/process-runner';
+import { createSpawnerLauncher } from '../../src/agent/process-spawner';
 import { createSecretMasker } from '../../src/agent/secret-masker';
 import { parseOutputs, workspaceFor } from '../../activities/step';
 import { tempDir } from '../support/databases';
 
-const bash = (script: string, extra: Partial<Parameters<typeof runProcess>[0]> = {}) => {
-  const lines: string[] = [];
-  mkdirSync(join(process.cwd(), '.test-data'), { recursive: true });
-  const proc = runProcess({ command: 'bash', args: ['-c', script], cwd: process.cwd(), env: { PATH: process.env.PATH! }, killGraceMs: 500, ...extra }, (s, t) => lines.push(`${s}:${t}`));
-  return { proc, lines };
-};
+type Launch = (spec: Parameters<typeof runProcess>[0], onLine: Parameters<typeof runProcess>[1]) => ReturnType<typeof runProcess>;
+const spawner = createSpawnerLauncher();
+afterAll(() => spawner.close());
 
-describe('runProcess', () => {
+describe.each([
+  ['in this process', runProcess as Launch],
+  ['through the spawner', ((spec, onLine) => spawner.run(spec, onLine)) as Launch],
+])('step processes started %s', (_, launch) => {
+  const bash = (script: string, extra: Partial<Parameters<typeof runProcess>[0]> = {}) => {
+    const lines: string[] = [];
+    mkdirSync(join(process.cwd(), '.test-data'), { recursive: true });
+    const proc = launch({ command: 'bash', args: ['-c', script], cwd: process.cwd(), env: { PATH: process.env.PATH! }, killGraceMs: 500, ...extra }, (s, t) => lines.push(`${s}:${t}`));
+    return { proc, lines };
+  };
+
   it('collects lines of both streams and the exit code', async () => {
     const { proc, lines } = bash('echo out; echo err >&2; exit 3');
     expect(await proc.done).toEqual({ kind: 'exited', exitCode: 3 });
@@ -40,8 +48,37 @@ describe('runProcess', () => {
   });
 
   it('reports a command that cannot start', async () => {
-    const proc = runProcess({ command: '/nonexistent/binary', args: [], cwd: process.cwd(), env: {}, killGraceMs: 100 }, () => undefined);
+    const proc = launch({ command: '/nonexistent/binary', args: [], cwd: process.cwd(), env: {}, killGraceMs: 100 }, () => undefined);
     expect((await proc.done).kind).toBe('spawn_failed');
+  });
+
+  it('feeds standard input and keeps every line of a long output, in order, across pauses', async () => {
+    const { proc, lines } = bash('cat; seq 1 50000', { stdin: 'from stdin\n' });
+    // Paused now and then, as the agent does when its log backlog grows.
+    const pacer = setInterval(() => {
+      proc.pauseOutput();
+      setTimeout(() => proc.resumeOutput(), 5);
+    }, 20);
+    expect(await proc.done).toEqual({ kind: 'exited', exitCode: 0 });
+    clearInterval(pacer);
+    // (bash on a socket for stdin may read ~/.bashrc and complain on stderr: only stdout is checked.)
+    const out = lines.filter((l) => l.startsWith('stdout:'));
+    expect(out[0]).toBe('stdout:from stdin');
+    expect(out.slice(1)).toEqual(Array.from({ length: 50000 }, (_, i) => `stdout:${i + 1}`));
+  });
+});
+
+describe('the spawner', () => {
+  it('takes its step processes with it when its agent goes away', async () => {
+    const dir = tempDir('spawner');
+    const marker = join(dir, 'survivor');
+    const own = createSpawnerLauncher();
+    const proc = own.run({ command: 'bash', args: ['-c', `sleep 1.5; touch '${marker}'`], cwd: process.cwd(), env: { PATH: process.env.PATH! }, killGraceMs: 100 }, () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    await own.close();
+    expect((await proc.done).kind).not.toBe('exited');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(existsSync(marker)).toBe(false);
   });
 });
 
