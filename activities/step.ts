@@ -211,8 +211,12 @@ export function createStepActivities(deps: StepActivityDeps) {
       { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
       feedLog(log, () => proc),
     );
-    // Heartbeats carry progress; a cancel request arrives through them.
-    const beat = setInterval(() => ctx.heartbeat({ lines: log.linesWritten }), deps.heartbeatEveryMs ?? 1000);
+    // Heartbeats carry progress, and keep the job's slot from expiring during a long step; a cancel
+    // request arrives through them.
+    const beat = setInterval(() => {
+      ctx.heartbeat({ lines: log.linesWritten });
+      deps.slots.touch(input.jobRunId);
+    }, deps.heartbeatEveryMs ?? 1000);
     ctx.cancelled.catch(() => proc.cancel());
     // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
     const end = await proc.done;
