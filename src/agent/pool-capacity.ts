@@ -21,8 +21,12 @@ export function poolSlotSupplier(slots: JobSlots): CustomSlotSupplier<ActivitySl
       while (!hasRoom()) {
         if (abortSignal.aborted) throw abortSignal.reason ?? new Error('slot reservation aborted');
         await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          abortSignal.addEventListener('abort', () => resolve(), { once: true });
+          const done = () => {
+            abortSignal.removeEventListener('abort', done);
+            resolve();
+          };
+          waiters.push(done);
+          abortSignal.addEventListener('abort', done, { once: true });
         });
       }
       reserved++;

@@ -293,9 +293,8 @@ export function createRunService(deps: RunServiceDeps) {
     }
     run.number = Number(inserted[0].number);
     run.createdAt = new Date(inserted[0].created_at);
-    const created = { fresh: true as const, run, ids };
     await deps.pipelinesService.changed(pipelineId); // its lastRun
-    return { fresh: true as const, run: created.run, pipelineRow, pipeline, ids: created.ids };
+    return { fresh: true as const, run, pipelineRow, pipeline, ids };
   }
 
   return {
