@@ -24,21 +24,41 @@ type Refusal = { ok: false; reason: 'not_owner' | 'step_final' | 'bad_batch' | '
  */
 export function createHttpLogTransport(opts: { serverUrls: string[]; token: string; agentId: string; timeoutMs?: number }): LogTransport {
   let current = 0;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
   async function call<T>(method: 'GET' | 'POST', stepRunId: string, body?: unknown): Promise<T | Refusal> {
     const base = opts.serverUrls[current % opts.serverUrls.length];
+    // The deadline is a timer of our own, held until the answer is read, and it also settles the call
+    // itself: fetch follows an AbortSignal.timeout() only weakly, and an abort it missed would leave
+    // the step's log waiting on a dead connection forever.
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`no answer within ${timeoutMs} ms`);
+        abort.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(base + agentLogPath(opts.agentId, stepRunId), {
-        method,
-        headers: { authorization: `Bearer ${opts.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-      });
+      const exchange = (async () => {
+        const r = await fetch(base + agentLogPath(opts.agentId, stepRunId), {
+          method,
+          headers: { authorization: `Bearer ${opts.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: abort.signal,
+        });
+        return { r, t: await r.text() };
+      })();
+      exchange.catch(() => undefined); // settled by the deadline instead
+      ({ r: res, t: text } = await Promise.race([exchange, deadline]));
     } catch (err) {
       current++;
       throw new Error(`${base}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
-    const text = await res.text();
     if (res.status >= 500) {
       current++;
       throw new Error(`${base}: HTTP ${res.status}`);

@@ -278,7 +278,7 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       throw new Error(
         `${(err as Error).message}\nrun: ${JSON.stringify(run.body).slice(0, 1500)}\nstored: ${await lastStored(runId, step).catch(() => -1)}; received: ${watcher.linesOf(step).length}\n` +
           `frames: ${JSON.stringify(Object.entries(watcher.frames.reduce<Record<string, number>>((m, f) => ((m[f.type] = (m[f.type] ?? 0) + 1), m), {})))}; errors: ${JSON.stringify(watcher.frames.filter((f) => f.type === 'error'))}; open: ${watcher.ws.readyState}\n` +
-          `agent stderr: ${agent?.stderr().slice(-3000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
+          `agent stderr: ${agent?.stderr().slice(-3000)}\nagent stdout: ${agent?.stdout().slice(-4000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
       );
     }
     expectComplete(watcher.linesOf(step), 1, 60_000, 'ws on B after A died');
