@@ -2,6 +2,8 @@
 // agent, or an agent with only a database URL), or over HTTP to any of the servers.
 import type { LogIngest } from '../services/log-ingest';
 import type { LogTransport } from './log-sink';
+import { exchange } from '../http-exchange';
+import type { HttpAnswer } from '../http-exchange';
 
 export function createInProcessLogTransport(ingest: LogIngest, agentId: string): LogTransport {
   return {
@@ -19,45 +21,28 @@ export function agentLogPath(agentId: string, stepRunId: string): string {
 type Refusal = { ok: false; reason: 'not_owner' | 'step_final' | 'bad_batch' | 'gap'; message: string };
 
 /**
- * HTTP to the servers in turn: a connection error, a timeout or a 5xx throws (the batch is sent
- * again, to the next server); a 4xx is the server's answer and is final.
+ * HTTP to the servers in turn: a connection error, no whole answer by the deadline or a 5xx
+ * throws (the batch is sent again, to the next server); a 4xx is the server's answer and is final.
  */
 export function createHttpLogTransport(opts: { serverUrls: string[]; token: string; agentId: string; timeoutMs?: number }): LogTransport {
   let current = 0;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   async function call<T>(method: 'GET' | 'POST', stepRunId: string, body?: unknown): Promise<T | Refusal> {
     const base = opts.serverUrls[current % opts.serverUrls.length];
-    // The deadline is a timer of our own, held until the answer is read, and it also settles the call
-    // itself: fetch follows an AbortSignal.timeout() only weakly, and an abort it missed would leave
-    // the step's log waiting on a dead connection forever.
-    const abort = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new Error(`no answer within ${timeoutMs} ms`);
-        abort.abort(err);
-        reject(err);
-      }, timeoutMs);
-    });
-    let res: Response;
-    let text: string;
+    let res: HttpAnswer;
     try {
-      const exchange = (async () => {
-        const r = await fetch(base + agentLogPath(opts.agentId, stepRunId), {
+      res = await exchange(
+        base + agentLogPath(opts.agentId, stepRunId),
+        {
           method,
           headers: { authorization: `Bearer ${opts.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
           body: body ? JSON.stringify(body) : undefined,
-          signal: abort.signal,
-        });
-        return { r, t: await r.text() };
-      })();
-      exchange.catch(() => undefined); // settled by the deadline instead
-      ({ r: res, t: text } = await Promise.race([exchange, deadline]));
+        },
+        timeoutMs,
+      );
     } catch (err) {
       current++;
       throw new Error(`${base}: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
     if (res.status >= 500) {
       current++;
@@ -65,12 +50,12 @@ export function createHttpLogTransport(opts: { serverUrls: string[]; token: stri
     }
     let parsed: { detail?: T; errMsg?: string; details?: { reason?: Refusal['reason'] } };
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(res.text);
     } catch {
       current++;
       throw new Error(`${base}: HTTP ${res.status} with a body that is not JSON`);
     }
-    if (res.ok) return parsed.detail as T;
+    if (res.status >= 200 && res.status < 300) return parsed.detail as T;
     return { ok: false, reason: parsed.details?.reason ?? 'not_owner', message: parsed.errMsg ?? `HTTP ${res.status}` };
   }
   return {

@@ -2,6 +2,8 @@
 // one REST call; the token only ever travels in a request header.
 import type { Credentials } from './credentials';
 import { isLocalRepoUrl } from './repo-url';
+import { DeadlineError, exchange } from '../http-exchange';
+import type { HttpAnswer } from '../http-exchange';
 
 export type ProviderKind = 'github' | 'gitlab' | 'gitea';
 
@@ -195,23 +197,26 @@ async function postJson(
   req: { token: string; timeoutMs: number; headers: Record<string, string>; body: Record<string, string> },
 ): Promise<Record<string, unknown>> {
   const redact = (text: string) => text.split(req.token).join('***');
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'User-Agent': 'arcentra', ...req.headers },
-      body: JSON.stringify(req.body),
-      // A redirect would carry the token header to wherever it points; refuse instead.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(req.timeoutMs),
-    });
+    res = await exchange(
+      url,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'User-Agent': 'arcentra', ...req.headers },
+        body: JSON.stringify(req.body),
+        // A redirect would carry the token header to wherever it points; refuse instead.
+        redirect: 'manual',
+      },
+      req.timeoutMs,
+    );
   } catch (err) {
     const e = err as Error;
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new ProviderError(provider, `${provider} did not answer within ${req.timeoutMs} ms`);
+    if (e instanceof DeadlineError) throw new ProviderError(provider, `${provider} did not answer within ${req.timeoutMs} ms`);
     const cause = (e.cause as Error | undefined)?.message;
     throw new ProviderError(provider, redact(`${provider} request failed: ${e.message}${cause ? ` (${cause})` : ''}`));
   }
-  const text = await res.text();
+  const text = res.text;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : null;

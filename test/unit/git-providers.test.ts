@@ -148,6 +148,22 @@ describe('failures before and around the request', () => {
     expect(requests).toHaveLength(1);
   });
 
+  it('gives up on an answer whose body stalls after the headers', async () => {
+    const repoUrl = 'https://github.com/acme/repo.git';
+    const stalling = createServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.write('{"html_url":');
+    });
+    await new Promise<void>((done) => stalling.listen(0, '127.0.0.1', done));
+    try {
+      const stallingApi = `http://127.0.0.1:${(stalling.address() as AddressInfo).port}`;
+      await expect(providerFor(repoUrl, { apiBaseUrl: stallingApi, timeoutMs: 200 })!.open({ repoUrl, ...pr })).rejects.toThrow(/did not answer within 200 ms/);
+    } finally {
+      stalling.closeAllConnections();
+      stalling.close();
+    }
+  });
+
   it('gives up after the timeout', async () => {
     const repoUrl = 'https://github.com/acme/repo.git';
     const silent = createServer(() => undefined);

@@ -1,0 +1,40 @@
+// One HTTP request and its whole answer, bounded by a deadline of our own. fetch follows a
+// caller's AbortSignal only weakly (an AbortSignal.timeout() collected by the GC never fires), and
+// a signal does not bound a body that stalls after the headers in every version: here a timer held
+// until the answer is read both aborts the request and settles the call.
+
+export class DeadlineError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+/** Rejects with DeadlineError past `timeoutMs`, or with fetch's own error for a failed connection. */
+export async function exchange(url: string, init: Omit<RequestInit, 'signal'>, timeoutMs: number): Promise<HttpAnswer> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new DeadlineError(timeoutMs);
+      abort.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  const answer = (async () => {
+    const res = await fetch(url, { ...init, signal: abort.signal });
+    return { status: res.status, statusText: res.statusText, text: await res.text() };
+  })();
+  answer.catch(() => undefined); // when the deadline wins, this one's rejection is expected
+  try {
+    return await Promise.race([answer, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
