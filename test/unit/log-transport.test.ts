@@ -25,9 +25,11 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, hits: () => hits };
 }
 
-const stored = (res: ServerResponse) => {
+/** The log API's own answers: a GET says where the log goes on, a POST that the batch is stored. */
+const stored = (res: ServerResponse, req?: IncomingMessage) => {
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ code: 0, msg: 'success', detail: { storedThrough: 2, duplicate: false } }));
+  const detail = req?.method === 'GET' ? { nextLine: 3 } : { storedThrough: 2, duplicate: false };
+  res.end(JSON.stringify({ code: 0, msg: 'success', detail }));
 };
 const batch = { firstLine: 1, lines: [[1, '2026-11-29T10:00:00.000Z stdout', 'a'], [2, '2026-11-29T10:00:00.000Z stdout', 'b']] as Array<[number, string, string]> };
 
@@ -54,7 +56,7 @@ describe('HTTP log transport', () => {
     expect(await transport.append('s', batch)).toMatchObject({ ok: true, storedThrough: 2 });
   });
 
-  it('moves on after a 5xx or a connection refused, and takes a 4xx refusal as final', async () => {
+  it('moves on after a 5xx or a connection refused, and takes a refusal that names its reason as final', async () => {
     const failing = await serve((_req, res) => {
       res.statusCode = 503;
       res.end('busy');
@@ -74,5 +76,29 @@ describe('HTTP log transport', () => {
     // A refusal is an answer: the transport stays with that server.
     expect(await transport.append('s', batch)).toMatchObject({ ok: false, reason: 'gap' });
     expect(refusing.hits()).toBe(2);
+  });
+
+  // What answers on a dead server's port once something else took it, or a server that no longer
+  // takes the agent's token: never a reason to drop the log, nor to keep asking the same place.
+  const foreign: Array<[string, number, string]> = [
+    ['a 2xx without the envelope', 200, '{"ok":true}'],
+    ['a 2xx whose body is null', 200, 'null'],
+    ['a 2xx whose detail has other fields', 201, '{"code":0,"detail":{"html_url":"x","number":1}}'],
+    ['a 404 without a reason', 404, '{"message":"Not Found"}'],
+    ['a 401 for the token', 401, '{"code":401,"errMsg":"unknown or revoked agent registration token"}'],
+  ];
+  it.each(foreign)('moves on to the next server after %s', async (_what, status, body) => {
+    const stranger = await serve((_req, res) => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(body);
+    });
+    const healthy = await serve((req, res) => stored(res, req));
+    const transport = createHttpLogTransport({ serverUrls: [stranger.url, healthy.url], token: 't', agentId: 'a', timeoutMs: 2000 });
+    await expect(transport.append('s', batch)).rejects.toThrow(stranger.url);
+    expect(await transport.append('s', batch)).toEqual({ ok: true, storedThrough: 2, duplicate: false });
+    const other = createHttpLogTransport({ serverUrls: [stranger.url, healthy.url], token: 't', agentId: 'a', timeoutMs: 2000 });
+    await expect(other.open('s')).rejects.toThrow(stranger.url);
+    expect(await other.open('s')).toEqual({ ok: true, nextLine: 3 });
   });
 });
