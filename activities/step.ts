@@ -111,6 +111,9 @@ export function argsEnv(args: Record<string, unknown>): Record<string, string> {
   return env;
 }
 
+/** How long a stopped step's last lines may take to be acknowledged before they are given up. */
+export const STOPPED_LOG_GRACE_MS = 3000;
+
 const BASH = ['--noprofile', '--norc', '-eo', 'pipefail', '-c'];
 
 function commandFor(step: CompiledStep, plugins: PluginCatalogue): { command: string; args: string[]; env: Record<string, string>; stdin?: string } | { error: string } {
@@ -218,9 +221,11 @@ export function createStepActivities(deps: StepActivityDeps) {
       deps.slots.touch(input.jobRunId);
     }, deps.heartbeatEveryMs ?? 1000);
     ctx.cancelled.catch(() => proc.cancel());
-    // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
+    // Still beating while the last lines are acknowledged: a slow server is not a lost agent. A
+    // stopped step waits for them only briefly, so that a stop ends in seconds even when no
+    // server takes its lines.
     const end = await proc.done;
-    await log.close().finally(() => clearInterval(beat));
+    await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined).finally(() => clearInterval(beat));
     const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
     await rm(outputFile, { force: true });
     const lines = log.linesWritten;

@@ -1,7 +1,7 @@
-// One HTTP request and its whole answer, bounded by a deadline of our own. fetch follows a
-// caller's AbortSignal only weakly (an AbortSignal.timeout() collected by the GC never fires), and
-// a signal does not bound a body that stalls after the headers in every version: here a timer held
-// until the answer is read both aborts the request and settles the call.
+// One HTTP request and its whole answer, body included, bounded by a timer of our own that is held
+// until the answer is read: it aborts the request and also settles the call, so the caller goes on
+// even if fetch misses the abort (undici follows a caller's signal through a weak reference, and
+// an unreferenced AbortSignal.timeout() can be collected before it fires: nodejs/undici#4068).
 
 export class DeadlineError extends Error {
   constructor(readonly timeoutMs: number) {

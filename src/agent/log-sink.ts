@@ -14,8 +14,12 @@ export interface StepLogWriter {
   relieved(): Promise<void>;
   /** Batches cut but not yet acknowledged. */
   readonly queuedBatches: number;
-  /** Resolves when every line written so far is acknowledged (or the log was refused). */
-  close(): Promise<void>;
+  /**
+   * Resolves when every line written so far is acknowledged (or the log was refused). With
+   * `withinMs`, gives up on what is still unacknowledged by then, says so, and resolves: a stopped
+   * step must end in seconds even when no server takes its lines.
+   */
+  close(withinMs?: number): Promise<void>;
   readonly linesWritten: number;
 }
 
@@ -57,9 +61,9 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
   const maxQueued = opts.maxQueuedBatches ?? 20;
   const problem = opts.onProblem ?? (() => undefined);
 
-  /** Retries transient failures (thrown) with backoff until the call answers. */
-  async function untilAnswered<T>(what: string, call: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
+  /** Retries transient failures (thrown) with backoff until the call answers, or is no longer wanted. */
+  async function untilAnswered<T>(what: string, call: () => Promise<T>, wanted: () => boolean = () => true): Promise<T | undefined> {
+    for (let attempt = 0; wanted(); attempt++) {
       try {
         return await call();
       } catch (err) {
@@ -68,11 +72,12 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
         await sleep(delay);
       }
     }
+    return undefined;
   }
 
   return {
     async open(stepRunId, masker) {
-      const opened = await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId));
+      const opened = (await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId)))!;
       let refused: string | null = opened.ok ? null : opened.message;
       if (refused) problem(`log of step ${stepRunId} refused: ${refused}`);
       let next = opened.ok ? opened.nextLine : 1;
@@ -93,7 +98,12 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
       const drain = async () => {
         while (queue.length > 0 && !refused) {
           const batch = queue[0];
-          const result = await untilAnswered(`sending lines ${batch.firstLine}-${batch.firstLine + batch.lines.length - 1} of step ${stepRunId}`, () => transport.append(stepRunId, batch));
+          const result = await untilAnswered(
+            `sending lines ${batch.firstLine}-${batch.firstLine + batch.lines.length - 1} of step ${stepRunId}`,
+            () => transport.append(stepRunId, batch),
+            () => !refused,
+          );
+          if (!result) break; // given up on (see close)
           if (result.ok) queue.shift();
           else {
             refused = result.message;
@@ -132,9 +142,23 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
         get queuedBatches() {
           return queue.length;
         },
-        async close() {
+        async close(withinMs) {
           cut();
-          while (draining) await draining;
+          let timer: NodeJS.Timeout | undefined;
+          const givenUp = withinMs === undefined ? null : new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), withinMs)));
+          try {
+            while (draining) {
+              if ((await (givenUp ? Promise.race([draining, givenUp]) : draining)) !== 'late') continue;
+              const lost = queue.reduce((n, b) => n + b.lines.length, 0);
+              refused = `gave up on ${lost} lines not acknowledged within ${withinMs} ms`;
+              queue.length = 0;
+              problem(`log of step ${stepRunId}: ${refused}`);
+              relieve();
+              return;
+            }
+          } finally {
+            clearTimeout(timer);
+          }
         },
         get linesWritten() {
           return written;

@@ -13,6 +13,7 @@ import { startTcpProxy } from '../support/tcp-proxy';
 import type { TcpProxy } from '../support/tcp-proxy';
 import { connectWs } from '../support/ws-client';
 import { STREAM_PROTO_PATH } from '../../src/grpc/stream-server';
+import { STOPPED_LOG_GRACE_MS } from '../../activities/step';
 
 const TOKEN = 'realtime-admin-token-0123456789ab';
 const LINES = 100_000;
@@ -61,8 +62,9 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
   const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000) => untilValue(what, fn, { timeoutMs, everyMs: 100 });
 
   let n = 0;
-  async function trigger(projectId: string, steps: unknown[]) {
-    const created = await api(a, 'POST', '/api/v1/pipelines', { projectId, name: `rt${++n}`, spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', steps }] } });
+  /** `job` adds to the job (an agentSelector, to send it to one agent). */
+  async function trigger(projectId: string, steps: unknown[], job: Record<string, unknown> = {}) {
+    const created = await api(a, 'POST', '/api/v1/pipelines', { projectId, name: `rt${++n}`, spec: { namespace: 'demo', version: 'v1', jobs: [{ name: 'j', ...job, steps }] } });
     expect(created.status).toBe(200);
     const pipelineId = created.body.detail.pipelineId as string;
     const trig = await api(a, 'POST', `/api/v1/pipelines/${pipelineId}/trigger`, {});
@@ -72,6 +74,14 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       return r.body.detail?.stages?.[0]?.jobs?.[0]?.steps?.length ? r.body.detail : undefined;
     });
     return { pipelineId, runId, stepRunIds: run.stages[0].jobs[0].steps.map((s: any) => s.stepRunId as string) };
+  }
+  /** An agent of its own for one test, reached by `agentSelector: {matchLabels: {only: label}}`. */
+  const extraAgents: ArcentraProcess[] = [];
+  async function startAgent(label: string, serverUrls: string[]) {
+    const p = spawnArcentra({ ...base, ARCENTRA_DATA_DIR: tempDir(`rt-agent-${label}`), ARCENTRA_AGENT_TOKEN: agentToken, ARCENTRA_SERVER_URL: serverUrls.join(','), ARCENTRA_AGENT_LABELS: `only=${label}` }, ['agent']);
+    extraAgents.push(p);
+    await p.ready;
+    return { proc: p, job: { agentSelector: { matchLabels: { only: label } } } };
   }
   const lastStored = async (runId: string, stepRunId: string) => {
     // The newest stored line, read through the REST API of the other replica.
@@ -107,7 +117,7 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
   }, 120_000);
 
   afterAll(async () => {
-    for (const p of [agent, a.proc, b.proc]) {
+    for (const p of [...extraAgents, agent, a.proc, b.proc]) {
       if (!p) continue;
       killGroup(p.child, 'SIGKILL');
       await p.exited;
@@ -259,14 +269,41 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     client.close();
   });
 
+  it('stops a step within seconds while its agent can reach no server to ship its lines', async () => {
+    const cutOff = await startAgent('cut-off', [proxy.url]);
+    const { pipelineId, runId, stepRunIds } = await trigger('rt', [{ name: 'chatter', run: 'while true; do echo tick; sleep 0.01; done' }], cutOff.job);
+    await until('the first lines stored', async () => (await lastStored(runId, stepRunIds[0])) >= 20);
+    proxy.cut(120_000); // the agent's only way to a server is gone
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // lines pile up that no server acknowledges
+      const t0 = Date.now();
+      expect((await api(b, 'POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, { reason: 'cut off' })).status).toBe(200);
+      const run = await until('the run cancelled', async () => {
+        const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${runId}`)).body.detail;
+        return r.status === 'cancelled' ? r : undefined;
+      }, 30_000);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(run.stages[0].jobs[0].steps[0].status).toBe('cancelled');
+      expect(cutOff.proc.stdout()).toMatch(new RegExp(`log of step ${stepRunIds[0]}: gave up on \\d+ lines not acknowledged within ${STOPPED_LOG_GRACE_MS} ms`));
+    } finally {
+      proxy.cut(0); // open again for the next test
+      killGroup(cutOff.proc.child, 'SIGKILL');
+      await cutOff.proc.exited;
+      extraAgents.splice(extraAgents.indexOf(cutOff.proc), 1);
+    }
+  }, 120_000);
+
   // Last: server A stays down afterwards.
   it('loses no line when the server the agent ships to is killed -9 mid-stream', async () => {
-    const script = `for i in $(seq 0 59); do seq -f 'line %g' $((i*1000+1)) $((i*1000+1000)); sleep 0.05; done`;
-    const { runId, stepRunIds } = await trigger('rt', [{ name: 'flood', run: script }]);
+    // A fresh agent: it ships to its first server (A, through the proxy) until that fails.
+    const fresh = await startAgent('fresh', [proxy.url, b.url]);
+    // 60 bursts over at least 12 s: A dies while lines still flow.
+    const script = `for i in $(seq 0 59); do seq -f 'line %g' $((i*1000+1)) $((i*1000+1000)); sleep 0.2; done`;
+    const { runId, stepRunIds } = await trigger('rt', [{ name: 'flood', run: script }], fresh.job);
     const [step] = stepRunIds;
     const watcher = await connectWs(b.url, TOKEN);
     watcher.subscribe('channel_log', { runId, stepRunId: step });
-    await until('10,000 lines stored', async () => (await lastStored(runId, step)) >= 10_000);
+    await until('10,000 lines stored', async () => (await api(b, 'GET', `/api/v1/pipelines/runs/${runId}/steps/${step}/logs?fromLine=10000&limit=1`)).body.detail.lines.length === 1);
     killGroup(a.proc!.child, 'SIGKILL');
     await a.proc!.exited;
     a.proc = undefined;
@@ -278,11 +315,13 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       throw new Error(
         `${(err as Error).message}\nrun: ${JSON.stringify(run.body).slice(0, 1500)}\nstored: ${await lastStored(runId, step).catch(() => -1)}; received: ${watcher.linesOf(step).length}\n` +
           `frames: ${JSON.stringify(Object.entries(watcher.frames.reduce<Record<string, number>>((m, f) => ((m[f.type] = (m[f.type] ?? 0) + 1), m), {})))}; errors: ${JSON.stringify(watcher.frames.filter((f) => f.type === 'error'))}; open: ${watcher.ws.readyState}\n` +
-          `agent stderr: ${agent?.stderr().slice(-3000)}\nagent stdout: ${agent?.stdout().slice(-4000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
+          `agent stderr: ${fresh.proc.stderr().slice(-3000)}\nagent stdout: ${fresh.proc.stdout().slice(-4000)}\nserver B stderr: ${b.proc?.stderr().slice(-2000)}`,
       );
     }
     expectComplete(watcher.linesOf(step), 1, 60_000, 'ws on B after A died');
     expect(await lastStored(runId, step)).toBe(60_000);
+    // It was shipping to A when A died, and went on with B.
+    expect(fresh.proc.stdout()).toMatch(new RegExp(`of step ${step} failed \\(${proxy.url}`));
     watcher.close();
   }, 180_000);
 });
