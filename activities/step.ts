@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledStep } from '../src/spec/model';
 import type { ProcessLauncher } from '../src/agent/process-spawner';
 import { directLauncher } from '../src/agent/process-spawner';
-import type { LogSink } from '../src/agent/log-sink';
+import type { LogSink, StepLogWriter } from '../src/agent/log-sink';
 import { createMemoryLogSink, feedLog } from '../src/agent/log-sink';
 import type { RunningProcess } from '../src/agent/process-runner';
 import type { JobSlots } from '../src/agent/job-slots';
@@ -172,13 +172,30 @@ export function createStepActivities(deps: StepActivityDeps) {
   /** Runs the step's process; `mayStart`, when given, must resolve before it is spawned. */
   async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
+    // Beating from the start: a stop reaches a step that still waits for a server to open its log,
+    // and an agent waiting for a server is not a lost one. Beats carry progress, keep the job's slot
+    // from expiring during a long step, and bring a cancel request.
+    const ctx = Context.current();
+    let log: StepLogWriter | undefined;
+    const beat = setInterval(() => {
+      ctx.heartbeat({ lines: log?.linesWritten ?? 0 });
+      deps.slots.touch(input.jobRunId);
+    }, deps.heartbeatEveryMs ?? 1000);
+    try {
+      return await executeBeating(input, logSink, ctx, (opened) => (log = opened), mayStart);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function executeBeating(input: ExecuteInput, logSink: LogSink, ctx: Context, onLog: (log: StepLogWriter) => void, mayStart?: Promise<void>): Promise<RunStepResult> {
     const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
     const cwd = insideWorkspace(workspace, input.step.workingDirectory);
     const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
     // The workspace, the log and the step's `running` (which refuses a job this agent does not
     // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
     const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
-    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets));
+    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), ctx.cancellationSignal);
     const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
     const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
     if (failed) {
@@ -187,7 +204,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       throw failed.reason;
     }
     const log = await opening;
-    const ctx = Context.current();
+    onLog(log);
     const command = commandFor(input.step, deps.plugins);
     if ('error' in command) {
       log.write('system', command.error);
@@ -214,18 +231,12 @@ export function createStepActivities(deps: StepActivityDeps) {
       { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
       feedLog(log, () => proc),
     );
-    // Heartbeats carry progress, and keep the job's slot from expiring during a long step; a cancel
-    // request arrives through them.
-    const beat = setInterval(() => {
-      ctx.heartbeat({ lines: log.linesWritten });
-      deps.slots.touch(input.jobRunId);
-    }, deps.heartbeatEveryMs ?? 1000);
     ctx.cancelled.catch(() => proc.cancel());
     // Still beating while the last lines are acknowledged: a slow server is not a lost agent. A
     // stopped step waits for them only briefly, so that a stop ends in seconds even when no
     // server takes its lines.
     const end = await proc.done;
-    await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined).finally(() => clearInterval(beat));
+    await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined);
     const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
     await rm(outputFile, { force: true });
     const lines = log.linesWritten;

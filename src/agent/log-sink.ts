@@ -24,7 +24,8 @@ export interface StepLogWriter {
 }
 
 export interface LogSink {
-  open(stepRunId: string, masker: SecretMasker): Promise<StepLogWriter>;
+  /** Waits for a server to open the log; `cancelled` ends the wait (rejecting with its reason). */
+  open(stepRunId: string, masker: SecretMasker, cancelled?: AbortSignal): Promise<StepLogWriter>;
 }
 
 /** How lines reach the control plane: in-process, or over HTTP to any server. Throwing means "try again". */
@@ -76,8 +77,9 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
   }
 
   return {
-    async open(stepRunId, masker) {
-      const opened = (await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId)))!;
+    async open(stepRunId, masker, cancelled) {
+      const opened = await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId), () => !cancelled?.aborted);
+      if (!opened) throw cancelled?.reason ?? new Error(`opening the log of step ${stepRunId} was cancelled`);
       let refused: string | null = opened.ok ? null : opened.message;
       if (refused) problem(`log of step ${stepRunId} refused: ${refused}`);
       let next = opened.ok ? opened.nextLine : 1;

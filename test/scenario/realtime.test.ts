@@ -269,7 +269,7 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
     client.close();
   });
 
-  it('stops a step within seconds while its agent can reach no server to ship its lines', async () => {
+  it('stops a step within seconds while its agent can reach no server to ship or open its log', async () => {
     const cutOff = await startAgent('cut-off', [proxy.url]);
     const { pipelineId, runId, stepRunIds } = await trigger('rt', [{ name: 'chatter', run: 'while true; do echo tick; sleep 0.01; done' }], cutOff.job);
     await until('the first lines stored', async () => (await lastStored(runId, stepRunIds[0])) >= 20);
@@ -285,6 +285,24 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(run.stages[0].jobs[0].steps[0].status).toBe('cancelled');
       expect(cutOff.proc.stdout()).toMatch(new RegExp(`log of step ${stepRunIds[0]}: gave up on \\d+ lines not acknowledged within ${STOPPED_LOG_GRACE_MS} ms`));
+
+      // A step that starts while no server can open its log: it waits, beating, and a stop ends it.
+      const waiting = await trigger('rt', [{ name: 'never-opened', run: 'echo never' }], cutOff.job);
+      await until('the step running, its log not yet opened', async () => {
+        const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
+        return r.stages[0].jobs[0].steps[0].status === 'running';
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(cutOff.proc.stdout()).toContain(`opening the log of step ${waiting.stepRunIds[0]} failed`);
+      const t1 = Date.now();
+      expect((await api(b, 'POST', `/api/v1/pipelines/${waiting.pipelineId}/runs/${waiting.runId}/stop`, {})).status).toBe(200);
+      const stopped = await until('the waiting run cancelled', async () => {
+        const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
+        return r.status === 'cancelled' ? r : undefined;
+      }, 30_000);
+      expect(Date.now() - t1).toBeLessThan(10_000);
+      expect(stopped.stages[0].jobs[0].steps[0].status).toBe('cancelled');
+      expect(stopped.stages[0].jobs[0].attempt).toBe(1); // not taken for a lost agent
     } finally {
       proxy.cut(0); // open again for the next test
       killGroup(cutOff.proc.child, 'SIGKILL');

@@ -61,6 +61,21 @@ describe('shipping log sink with no server taking lines', () => {
     expect(log.write('stdout', 'after the end')).toBe(true);
   });
 
+  it('stops waiting for a server to open the log once the step is cancelled', async () => {
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(gone.address() as { port: number }).port}`;
+    await new Promise((r) => gone.close(r)); // nothing listens there any more
+    const problems: string[] = [];
+    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [url], token: 't', agentId: 'a', timeoutMs: 1000 }), { onProblem: (m) => problems.push(m) });
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(new Error('the step was cancelled')), 300);
+    const t0 = Date.now();
+    await expect(sink.open('step_z', createSecretMasker([]), cancel.signal)).rejects.toThrow('the step was cancelled');
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(problems[0]).toContain('opening the log of step step_z failed');
+  });
+
   it('keeps sending until the lines are acknowledged when the step was not stopped', async () => {
     const server = await overloadedServer();
     const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5 });
