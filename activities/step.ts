@@ -172,30 +172,46 @@ export function createStepActivities(deps: StepActivityDeps) {
   /** Runs the step's process; `mayStart`, when given, must resolve before it is spawned. */
   async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
-    // Beating from the start: a stop reaches a step that still waits for a server to open its log,
-    // and an agent waiting for a server is not a lost one. Beats carry progress, keep the job's slot
-    // from expiring during a long step, and bring a cancel request.
-    const ctx = Context.current();
+    // Beating from the moment the step may start (before its log is open): a stop reaches a step
+    // that still waits for a server to open its log, and an agent waiting for a server is not a
+    // lost one. Beats carry progress, keep the job's slot from expiring during a long step, and
+    // bring a cancel request.
     let log: StepLogWriter | undefined;
-    const beat = setInterval(() => {
-      ctx.heartbeat({ lines: log?.linesWritten ?? 0 });
-      deps.slots.touch(input.jobRunId);
-    }, deps.heartbeatEveryMs ?? 1000);
+    let beat: NodeJS.Timeout | undefined;
+    const stopOpening = new AbortController();
+    const startBeating = () => {
+      const ctx = Context.current();
+      const cancelled = () => stopOpening.abort(ctx.cancellationSignal.reason);
+      if (ctx.cancellationSignal.aborted) cancelled();
+      else ctx.cancellationSignal.addEventListener('abort', cancelled, { once: true });
+      beat = setInterval(() => {
+        ctx.heartbeat({ lines: log?.linesWritten ?? 0 });
+        deps.slots.touch(input.jobRunId);
+      }, deps.heartbeatEveryMs ?? 1000);
+      return ctx;
+    };
+    const beating = mayStart ? mayStart.then(startBeating) : Promise.resolve().then(startBeating);
+    beating.catch(() => undefined); // a refused start is observed through mayStart
     try {
-      return await executeBeating(input, logSink, ctx, (opened) => (log = opened), mayStart);
+      return await executeBeating(input, logSink, { beating, stopOpening: stopOpening.signal, onLog: (opened) => (log = opened) }, mayStart);
     } finally {
       clearInterval(beat);
     }
   }
 
-  async function executeBeating(input: ExecuteInput, logSink: LogSink, ctx: Context, onLog: (log: StepLogWriter) => void, mayStart?: Promise<void>): Promise<RunStepResult> {
+  async function executeBeating(
+    input: ExecuteInput,
+    logSink: LogSink,
+    beat: { beating: Promise<Context>; stopOpening: AbortSignal; onLog: (log: StepLogWriter) => void },
+    mayStart?: Promise<void>,
+  ): Promise<RunStepResult> {
     const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
     const cwd = insideWorkspace(workspace, input.step.workingDirectory);
     const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
     // The workspace, the log and the step's `running` (which refuses a job this agent does not
     // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
     const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
-    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), ctx.cancellationSignal);
+    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
     const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
     const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
     if (failed) {
@@ -204,7 +220,8 @@ export function createStepActivities(deps: StepActivityDeps) {
       throw failed.reason;
     }
     const log = await opening;
-    onLog(log);
+    beat.onLog(log);
+    const ctx = await beat.beating;
     const command = commandFor(input.step, deps.plugins);
     if ('error' in command) {
       log.write('system', command.error);
