@@ -172,105 +172,101 @@ export function createStepActivities(deps: StepActivityDeps) {
   /** Runs the step's process; `mayStart`, when given, must resolve before it is spawned. */
   async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
-    // Beating from the moment the step may start (before its log is open): a stop reaches a step
-    // that still waits for a server to open its log, and an agent waiting for a server is not a
-    // lost one. Beats carry progress, keep the job's slot from expiring during a long step, and
-    // bring a cancel request.
-    let log: StepLogWriter | undefined;
-    let beat: NodeJS.Timeout | undefined;
+    let shipping: StepLogWriter | undefined;
+    const beat = beatOnceStarted(input.jobRunId, mayStart, () => shipping?.linesWritten ?? 0);
+    try {
+      const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
+      const cwd = insideWorkspace(workspace, input.step.workingDirectory);
+      const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
+      // The workspace, the log and the step's `running` (which refuses a job this agent does not
+      // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
+      const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
+      const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
+      const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
+      const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
+      if (failed) {
+        if (opened.status === 'fulfilled') await opened.value.close();
+        await rm(outputFile, { force: true });
+        throw failed.reason;
+      }
+      const log = (shipping = await opening);
+      const ctx = await beat.context;
+      const command = commandFor(input.step, deps.plugins);
+      if ('error' in command) {
+        log.write('system', command.error);
+        await log.close();
+        return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
+      }
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: process.env.HOME ?? workspace,
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        ...input.env,
+        ...command.env,
+        ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
+        ARCENTRA_WORKSPACE: workspace,
+        ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
+        ARCENTRA_OUTPUT: outputFile,
+        ARCENTRA_RUN_ID: input.runId,
+        ...(input.pipelineId ? { ARCENTRA_PIPELINE_ID: input.pipelineId } : {}),
+        ARCENTRA_JOB_RUN_ID: input.jobRunId,
+        ARCENTRA_STEP_RUN_ID: input.stepRunId,
+        CI: 'true',
+      };
+      const proc: RunningProcess = (deps.launcher ?? directLauncher).run(
+        { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
+        feedLog(log, () => proc),
+      );
+      ctx.cancelled.catch(() => proc.cancel());
+      // Still beating while the last lines are acknowledged: a slow server is not a lost agent. A
+      // stopped step waits for them only briefly, so that a stop ends in seconds even when no
+      // server takes its lines.
+      const end = await proc.done;
+      await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined);
+      const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
+      await rm(outputFile, { force: true });
+      const lines = log.linesWritten;
+      switch (end.kind) {
+        case 'exited':
+          return end.exitCode === 0
+            ? { status: 'success', exitCode: 0, outputs, lines }
+            : { status: 'failed', exitCode: end.exitCode, outputs, reason: 'exit_nonzero', lines };
+        case 'timeout':
+          return { status: 'timeout', exitCode: null, outputs, reason: 'timeout', lines };
+        case 'cancelled':
+          return { status: 'cancelled', exitCode: null, outputs, reason: 'cancelled', lines };
+        case 'signalled':
+          return { status: 'failed', exitCode: null, outputs, reason: 'killed', message: `killed by ${end.signal}`, lines };
+        case 'spawn_failed':
+          return { status: 'failed', exitCode: null, outputs, reason: 'setup_failed', message: end.message, lines };
+      }
+    } finally {
+      beat.stop();
+    }
+  }
+
+  /**
+   * Heartbeats from the moment the step may start, before its log is open: a stop reaches a step
+   * that still waits for a server to open its log, and an agent waiting for a server is not a lost
+   * one. Beats carry progress, keep the job's slot from expiring during a long step, and bring a
+   * cancel request (which also ends the wait for the log: `stopOpening`).
+   */
+  function beatOnceStarted(jobRunId: string, mayStart: Promise<void> | undefined, lines: () => number) {
+    let timer: NodeJS.Timeout | undefined;
     const stopOpening = new AbortController();
-    const startBeating = () => {
+    const context = (mayStart ?? Promise.resolve()).then(() => {
       const ctx = Context.current();
       const cancelled = () => stopOpening.abort(ctx.cancellationSignal.reason);
       if (ctx.cancellationSignal.aborted) cancelled();
       else ctx.cancellationSignal.addEventListener('abort', cancelled, { once: true });
-      beat = setInterval(() => {
-        ctx.heartbeat({ lines: log?.linesWritten ?? 0 });
-        deps.slots.touch(input.jobRunId);
+      timer = setInterval(() => {
+        ctx.heartbeat({ lines: lines() });
+        deps.slots.touch(jobRunId);
       }, deps.heartbeatEveryMs ?? 1000);
       return ctx;
-    };
-    const beating = mayStart ? mayStart.then(startBeating) : Promise.resolve().then(startBeating);
-    beating.catch(() => undefined); // a refused start is observed through mayStart
-    try {
-      return await executeBeating(input, logSink, { beating, stopOpening: stopOpening.signal, onLog: (opened) => (log = opened) }, mayStart);
-    } finally {
-      clearInterval(beat);
-    }
-  }
-
-  async function executeBeating(
-    input: ExecuteInput,
-    logSink: LogSink,
-    beat: { beating: Promise<Context>; stopOpening: AbortSignal; onLog: (log: StepLogWriter) => void },
-    mayStart?: Promise<void>,
-  ): Promise<RunStepResult> {
-    const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
-    const cwd = insideWorkspace(workspace, input.step.workingDirectory);
-    const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
-    // The workspace, the log and the step's `running` (which refuses a job this agent does not
-    // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
-    const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
-    const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
-    const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
-    const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
-    if (failed) {
-      if (opened.status === 'fulfilled') await opened.value.close();
-      await rm(outputFile, { force: true });
-      throw failed.reason;
-    }
-    const log = await opening;
-    beat.onLog(log);
-    const ctx = await beat.beating;
-    const command = commandFor(input.step, deps.plugins);
-    if ('error' in command) {
-      log.write('system', command.error);
-      await log.close();
-      return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
-    }
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      HOME: process.env.HOME ?? workspace,
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      ...input.env,
-      ...command.env,
-      ...(input.source ? { ARCENTRA_SOURCE_REPO: input.source.repo, ARCENTRA_SOURCE_REF: input.source.ref ?? '' } : {}),
-      ARCENTRA_WORKSPACE: workspace,
-      ARCENTRA_ARTIFACT_DIR: artifactDirFor(deps.workspaceRoot, input.runId),
-      ARCENTRA_OUTPUT: outputFile,
-      ARCENTRA_RUN_ID: input.runId,
-      ...(input.pipelineId ? { ARCENTRA_PIPELINE_ID: input.pipelineId } : {}),
-      ARCENTRA_JOB_RUN_ID: input.jobRunId,
-      ARCENTRA_STEP_RUN_ID: input.stepRunId,
-      CI: 'true',
-    };
-    const proc: RunningProcess = (deps.launcher ?? directLauncher).run(
-      { command: command.command, args: command.args, cwd, env, timeoutMs: input.timeoutMs, killGraceMs: deps.killGraceMs, stdin: command.stdin },
-      feedLog(log, () => proc),
-    );
-    ctx.cancelled.catch(() => proc.cancel());
-    // Still beating while the last lines are acknowledged: a slow server is not a lost agent. A
-    // stopped step waits for them only briefly, so that a stop ends in seconds even when no
-    // server takes its lines.
-    const end = await proc.done;
-    await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined);
-    const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
-    await rm(outputFile, { force: true });
-    const lines = log.linesWritten;
-    switch (end.kind) {
-      case 'exited':
-        return end.exitCode === 0
-          ? { status: 'success', exitCode: 0, outputs, lines }
-          : { status: 'failed', exitCode: end.exitCode, outputs, reason: 'exit_nonzero', lines };
-      case 'timeout':
-        return { status: 'timeout', exitCode: null, outputs, reason: 'timeout', lines };
-      case 'cancelled':
-        return { status: 'cancelled', exitCode: null, outputs, reason: 'cancelled', lines };
-      case 'signalled':
-        return { status: 'failed', exitCode: null, outputs, reason: 'killed', message: `killed by ${end.signal}`, lines };
-      case 'spawn_failed':
-        return { status: 'failed', exitCode: null, outputs, reason: 'setup_failed', message: end.message, lines };
-    }
+    });
+    context.catch(() => undefined); // a refused start is observed through mayStart
+    return { context, stopOpening: stopOpening.signal, stop: () => clearInterval(timer) };
   }
 }
 
