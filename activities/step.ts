@@ -14,6 +14,7 @@ import { createSecretMasker } from '../src/agent/secret-masker';
 import type { CataloguePlugin, PluginCatalogue } from '../src/plugins/catalogue';
 import { SHELL_PLUGIN_NAME } from '../src/plugins/catalogue';
 import type { Transitions } from '../src/store/transitions';
+import type { StepAttempt, StepSuccessions } from '../src/agent/step-succession';
 
 export interface StepActivityDeps {
   agentId: string;
@@ -23,6 +24,8 @@ export interface StepActivityDeps {
   slots: JobSlots;
   /** The agent reports its steps' statuses itself, as the holder of their job. */
   transitions: Transitions;
+  /** Where a step dispatched ahead waits for the one before it. */
+  successions: StepSuccessions;
   killGraceMs: number;
   heartbeatEveryMs?: number;
   /** What starts step processes (the agent's spawner; by default, this process itself). */
@@ -47,9 +50,14 @@ export interface RunStepInput {
   queueNext?: string;
   /** The job's last step: once its result is final, the agent frees the job's slot itself. */
   lastStep?: boolean;
+  /**
+   * Dispatched ahead: this step starts only once that attempt of the step before it has succeeded
+   * on this agent, and otherwise ends at once with `notStarted`.
+   */
+  after?: StepAttempt;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -66,7 +74,19 @@ export interface RunStepResult {
   nextQueued?: boolean;
   /** The agent freed the job's slot (the job's last step, final). */
   released?: boolean;
+  /** A step dispatched ahead that did not start, and why: nothing was recorded or run. */
+  notStarted?: string;
 }
+
+/** A step dispatched ahead that is not to start (see RunStepInput.after). */
+class NotStarted extends Error {
+  constructor(readonly reason: string) {
+    super(`not started: ${reason}`);
+  }
+}
+
+/** How long a step dispatched ahead waits for the step before it to reach this agent at all. */
+const AHEAD_UNSEEN_MS = 10_000;
 
 /** A workspace path that cannot leave the workspace root, whatever the ids contain. */
 export function workspaceFor(root: string, runId: string, jobRunId: string): string {
@@ -142,18 +162,41 @@ export function createStepActivities(deps: StepActivityDeps) {
 
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const reporter = { agentId: deps.agentId };
-      // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. The workspace
-      // and the log are prepared meanwhile.
-      const running = deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
-      running.catch(() => undefined); // observed below; this only keeps an early setup failure from orphaning it
-      const result = await execute(input, deps.logSink, running);
-      if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
-        const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
-        const { nextQueued } = await deps.transitions.recordStepEnd(end, reporter, input.queueNext);
-        if (input.lastStep) deps.slots.release(input.jobRunId);
-        return { ...result, recorded: true, ...(input.queueNext ? { nextQueued } : {}), ...(input.lastStep ? { released: true } : {}) };
+      const self = { stepRunId: input.stepRunId, attempt: input.attempt };
+      deps.successions.began(self);
+      let succeeded = false;
+      let nextRunning = false;
+      let started = true;
+      try {
+        // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. A step
+        // dispatched ahead starts only once the attempt before it has succeeded here. The workspace
+        // and the log are prepared meanwhile.
+        const running = input.after
+          ? startAfter(input.after, input.stepRunId, reporter)
+          : deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
+        running.catch(() => undefined); // observed below; this only keeps an early setup failure from orphaning it
+        let result: RunStepResult;
+        try {
+          result = await execute(input, deps.logSink, running, !!input.after);
+        } catch (err) {
+          if (!(err instanceof NotStarted)) throw err;
+          started = false;
+          return { status: 'cancelled', exitCode: null, outputs: {}, lines: 0, notStarted: err.reason };
+        }
+        if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
+          const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
+          // The next step, when it already waits here, is recorded running with this one's end.
+          const written = await deps.transitions.recordStepEnd(end, reporter, input.queueNext, !!input.queueNext && deps.successions.awaited(self));
+          succeeded = result.status === 'success';
+          nextRunning = written.nextRunning;
+          if (input.lastStep) deps.slots.release(input.jobRunId);
+          return { ...result, recorded: true, ...(input.queueNext ? { nextQueued: written.nextQueued || written.nextRunning } : {}), ...(input.lastStep ? { released: true } : {}) };
+        }
+        return result;
+      } finally {
+        if (started) deps.successions.ended(self, succeeded, nextRunning);
+        else deps.successions.abandoned(self);
       }
-      return result;
     },
 
     /** A notification: a plugin step outside the run's tree. Failing throws, so Temporal retries it. */
@@ -169,11 +212,26 @@ export function createStepActivities(deps: StepActivityDeps) {
     },
   };
 
-  /** Runs the step's process; `mayStart`, when given, must resolve before it is spawned. */
-  async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>): Promise<RunStepResult> {
+  /**
+   * Waits for the attempt before this step to succeed on this agent, then records this step
+   * running (unless that attempt's end did). Throws NotStarted when the step is not to start.
+   */
+  async function startAfter(before: StepAttempt, stepRunId: string, reporter: { agentId: string }): Promise<void> {
+    const succession = await deps.successions.waitFor(before, Context.current().cancellationSignal, AHEAD_UNSEEN_MS);
+    if (!succession.go) throw new NotStarted(succession.reason);
+    if (succession.runningRecorded) return;
+    // Paused or stopped meanwhile, or no longer this agent's job: the workflow decides what is next.
+    if (!(await deps.transitions.recordStepStartedAhead(stepRunId, reporter))) throw new NotStarted('refused');
+  }
+
+  /**
+   * Runs the step's process; `mayStart`, when given, must resolve before it is spawned. With
+   * `beatNow`, heartbeats begin at once rather than once it may start (a step waiting its turn).
+   */
+  async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>, beatNow = false): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
     let shipping: StepLogWriter | undefined;
-    const beat = beatOnceStarted(input.jobRunId, mayStart, () => shipping?.linesWritten ?? 0);
+    const beat = beatOnceStarted(input.jobRunId, beatNow ? Promise.resolve() : mayStart, () => shipping?.linesWritten ?? 0);
     try {
       const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
       const cwd = insideWorkspace(workspace, input.step.workingDirectory);

@@ -4,12 +4,29 @@
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { rssMB, startScaleOutStack } from './stack';
+import { cpuMs, postgresCpuMs, rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
-async function floorMs(address: string, namespace: string, rounds: number) {
+/** CPU used per step by each process while `work` runs, in ms (2 cores: at most 2 ms of CPU per ms). */
+async function cpuPerStep(pids: Record<string, number>, steps: number, work: () => Promise<void>) {
+  const own = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const read = (): Record<string, number> => ({
+    ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === process.pid ? own() : cpuMs(pid)])),
+    postgres: postgresCpuMs(),
+  });
+  const before = read();
+  await work();
+  const after = read();
+  const per = Object.fromEntries(Object.keys(after).map((k) => [k, +((after[k] - before[k]) / steps).toFixed(1)]));
+  return { ...per, total: +Object.values(per).reduce((a, b) => a + b, 0).toFixed(1) };
+}
+
+async function floorMs(address: string, namespace: string, rounds: number, temporalPid: number) {
   const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet });
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({ connection, namespace, taskQueue: 'bench-floor', workflowBundle: bundle, activities: { noop: async () => undefined } });
@@ -17,17 +34,22 @@ async function floorMs(address: string, namespace: string, rounds: number) {
   const client = new Client({ connection: await Connection.connect({ address }), namespace });
   const times: number[] = [];
   let workflowId = '';
-  for (let i = 0; i <= rounds; i++) {
+  const round = async () => {
     const t = performance.now();
-    workflowId = `floor-${Date.now()}-${i}`;
+    workflowId = `floor-${Date.now()}-${times.length}`;
     await client.workflow.execute('FloorWorkflow', { taskQueue: 'bench-floor', workflowId, args: [STEPS] });
-    if (i > 0) times.push(performance.now() - t); // the first round warms up
-  }
+    return performance.now() - t;
+  };
+  await round(); // warms up
+  // The worker runs in this process: its CPU is this process's.
+  const cpu = await cpuPerStep({ temporal: temporalPid, worker: process.pid }, rounds * STEPS, async () => {
+    for (let i = 0; i < rounds; i++) times.push(await round());
+  });
   const breakdown = await historyBreakdown(client, workflowId, STEPS);
   worker.shutdown();
   await running;
   await connection.close();
-  return { times, breakdown };
+  return { times, breakdown, cpu };
 }
 
 /** Where a workflow's time went, per step, from its own history's event times. */
@@ -74,10 +96,12 @@ export async function benchOrchestration(rounds = 5) {
     });
     await runToEnd(steps.detail.pipelineId); // warm-up
     const ours: number[] = [];
-    for (let i = 0; i < rounds; i++) ours.push(await runToEnd(steps.detail.pipelineId));
+    const oursCpu = await cpuPerStep({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! }, rounds * STEPS, async () => {
+      for (let i = 0; i < rounds; i++) ours.push(await runToEnd(steps.detail.pipelineId));
+    });
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
     const oursBreakdown = await historyBreakdown(client, `pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`, STEPS);
-    const { times: floor, breakdown: floorBreakdown } = await floorMs(stack.temporalAddress, stack.namespace, rounds);
+    const { times: floor, breakdown: floorBreakdown, cpu: floorCpu } = await floorMs(stack.temporalAddress, stack.namespace, rounds, stack.temporal.pid!);
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
@@ -103,6 +127,8 @@ export async function benchOrchestration(rounds = 5) {
       msPerStep: +(median(ours) / STEPS).toFixed(1),
       floorMsPerActivity: +(median(floor) / STEPS).toFixed(1),
       perStepFromHistory: { ours: oursBreakdown, floor: floorBreakdown },
+      // The machine has 2 cores: a step cannot take less wall time than half its CPU time.
+      cpuMsPerStep: { ours: oursCpu, floor: floorCpu },
       fanOut100JobsMs: Math.round(fanOutMs),
       rssBeforeFanOutMB: idle,
       peakRssMB: { server: Math.round(peak.server), agent: Math.round(peak.agent) },

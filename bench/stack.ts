@@ -2,7 +2,7 @@
 // PostgreSQL database, one `arcentra server` and one `arcentra agent` process, as an operator runs them.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,30 @@ function arcentra(role: string, env: Record<string, string>): { child: ChildProc
   return { child, ready };
 }
 
+/** CPU time (ms) a process and the children it waited for have used, from /proc (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** CPU time (ms) of every PostgreSQL process on the machine (its backends serve both stacks alike). */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 export function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
@@ -45,6 +69,8 @@ export interface ScaleOutStack {
   namespace: string;
   server: ChildProcess;
   agent: ChildProcess;
+  /** The dev server's process. */
+  temporal: ChildProcess;
   api(method: string, path: string, body?: unknown): Promise<any>;
   close(): Promise<void>;
 }
@@ -83,7 +109,7 @@ export async function startScaleOutStack(agentEnv: (apiUrl: string) => Record<st
     const agent = arcentra('agent', { ...base, ARCENTRA_DATA_DIR: join(dataDir, 'agent'), ARCENTRA_AGENT_TOKEN: agentToken, ...agentEnv(apiUrl) });
     procs.push(agent.child);
     await agent.ready;
-    return { apiUrl, temporalAddress: dev.address, namespace: settings.namespace, server: server.child, agent: agent.child, api, close };
+    return { apiUrl, temporalAddress: dev.address, namespace: settings.namespace, server: server.child, agent: agent.child, temporal: dev.child, api, close };
   } catch (err) {
     await close();
     throw err;

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -17,6 +18,7 @@ import { TimeoutType } from '@temporalio/common';
 import type { AgentPoolActivities, AcquiredAgent } from '../activities/agent-pool';
 import type { ControlActivities } from '../activities/control';
 import type { RunStepResult, StepActivities } from '../activities/step';
+import type { CompiledStep } from '../src/spec/model';
 import type { JobRunInput, JobRunResult, RunFacts } from './definitions';
 import { approvalIdFor, pauseSignal, resumeSignal } from './definitions';
 import { createApprovalGate } from './approval-gate';
@@ -27,6 +29,8 @@ import { prepareStep, resolveEnv, shouldRun } from './step-plan';
 
 /** How often a job is dispatched again after its agent disappeared. */
 const AGENT_LOST_REDISPATCHES = 1;
+/** Histories from before steps were dispatched one ahead replay without it. */
+const RUN_AHEAD_PATCH = 'dispatch-next-step-ahead';
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
 const NO_FACTS: RunFacts = {
   trigger: { type: 'manual', ref: '', branch: '', tag: '', commitSha: '', event: 'manual', actor: '' },
@@ -61,6 +65,13 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   let failedReason: string | undefined;
   const lostQueues: string[] = [];
   let heldAgent: AcquiredAgent | undefined;
+  let agent: AcquiredAgent | undefined;
+  let deadline = Infinity;
+  /**
+   * Steps dispatched ahead, by index: on the agent, each waits for the attempt before it to succeed.
+   * At most two: the step after the one being decided (running, or waiting), and the one after that.
+   */
+  const ahead = new Map<number, { outcome: Promise<RunStepResult>; scope: CancellationScope }>();
   let jobEnv: Record<string, string> = {};
   const context = (env: Record<string, string>) =>
     expressionContext(facts, {
@@ -104,12 +115,12 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // The job's own timeout and the pipeline's, whichever ends first (the SDK's Date is replay-safe).
     // eslint-disable-next-line no-restricted-properties
     const started = Date.now();
-    const deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
+    deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
     await control.recordJobStatus({ jobRunId, status: 'queued' });
     // The agent that takes the job records it running, and queues its first step when that step
     // is sure to be dispatched next (no `when` of its own, nothing failed yet).
     const firstStepRuns = job.steps.length > 0 && !job.steps[0].when && !failedReason;
-    let agent: AcquiredAgent = await pool.acquireAgent({
+    agent = await pool.acquireAgent({
       jobRunId,
       selector: job.agentSelector,
       excludeTaskQueues: [],
@@ -122,7 +133,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     for (let i = 0; i < job.steps.length; i++) {
       const step = job.steps[i];
       const stepRunId = input.stepRunIds[i];
-      if (paused) {
+      // Dispatched ahead while the step before ran: how it ended, unless it did not start.
+      let early = await takeAhead(i);
+      if (!early && paused) {
         await condition(() => !paused);
         // Every process may have restarted during the pause: find a live agent before the next step.
         if (!(await control.agentQueueIsLive({ agentId: agent.agentId, taskQueue: agent.taskQueue }))) agent = await redispatch('agent gone during pause');
@@ -144,47 +157,33 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       const remaining = deadline - Date.now();
       const stepTimeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
       const cutByDeadline = remaining < stepTimeoutMs;
-      if (!result && remaining <= 0) {
+      if (!result && !early && remaining <= 0) {
         await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
         result = { status: 'timeout', exitCode: null, outputs: {}, reason: 'timeout', message: 'the job ran out of time before this step', lines: 0 };
       }
       const runnable = prepared.kind === 'run' ? prepared : null;
       const maxAttempts = Math.max(1, step.retry.maxAttempts);
       for (let attempt = 1; runnable && !result && attempt <= maxAttempts; attempt++) {
-        // Queued: dispatched to the agent's queue; the agent itself reports running and the end (and,
-        // when the step before succeeded there, it has queued this one already).
-        if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
-        stepStatus[i] = 'running';
-        // eslint-disable-next-line no-restricted-properties
-        const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
-        const steps = proxyActivities<StepActivities>({
-          taskQueue: agent.taskQueue,
-          startToCloseTimeout: timeoutMs + STEP_TIMEOUT_MARGIN_MS,
-          scheduleToStartTimeout: stepTimeouts.scheduleToStartMs,
-          heartbeatTimeout: stepTimeouts.heartbeatMs,
-          retry: { maximumAttempts: 1 },
-          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-        });
         let outcome: RunStepResult;
         try {
-          outcome = await steps.runStep({
-            runId: input.runId,
-            pipelineId: input.pipelineId,
-            jobRunId,
-            stepRunId,
-            step: runnable.step,
-            env: runnable.env,
-            secrets: [],
-            timeoutMs,
-            source: job.source ? { repo: job.source.repo, ref: job.source.ref ?? facts.trigger.ref } : undefined,
-            attempt,
-            lastAttempt: attempt === maxAttempts,
-            // The next step runs if this one succeeds, unless it has its own `when`, or the job has
-            // already failed (then `success()` is false).
-            queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
-            lastStep: i === job.steps.length - 1,
-          });
+          if (early) {
+            const taken = early;
+            early = undefined;
+            if ('failure' in taken) throw taken.failure;
+            outcome = taken.result;
+          } else {
+            // Queued: dispatched to the agent's queue; the agent itself reports running and the end
+            // (and, when the step before succeeded there, it has queued this one already).
+            if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
+            stepStatus[i] = 'running';
+            // eslint-disable-next-line no-restricted-properties
+            const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
+            const running = dispatchStep(i, runnable, attempt, timeoutMs);
+            dispatchAhead(i, attempt, timeoutMs);
+            outcome = await running;
+          }
         } catch (err) {
+          await dropAhead();
           if (!isAgentLost(err)) throw err;
           if (lostQueues.length >= AGENT_LOST_REDISPATCHES) {
             result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: 'agent lost', lines: 0 };
@@ -196,6 +195,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
           attempt--; // a lost agent does not use up one of the step's own attempts
           continue;
         }
+        // Not succeeded: the step ahead will not start, let it go. Succeeded: the step ahead runs on
+        // the agent now, and the one after it is dispatched to wait for it in turn.
+        if (outcome.status !== 'success') await dropAhead();
+        else if (ahead.has(i + 1)) dispatchAhead(i + 1, 1, job.steps[i + 1].timeoutMs ?? stepTimeouts.defaultMs);
         if (outcome.status === 'success' || outcome.status === 'cancelled' || attempt === maxAttempts) result = outcome;
         else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
@@ -227,6 +230,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     if (!isCancellation(err)) throw err;
     // Stop: record what was left unfinished, whatever else is being cancelled.
     await CancellationScope.nonCancellable(async () => {
+      // Cancelled with the job: their agent lets them go first.
+      for (const dispatched of ahead.values()) await dispatched.outcome.catch(() => undefined);
       if (heldAgent) await release(heldAgent);
       await finishRemaining('cancelled');
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
@@ -239,8 +244,86 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await sendNotifications({ notify: job.notify, outcome, runId: input.runId, pipelineId: input.pipelineId, jobRunId, taskQueues, stepTimeouts });
   }
 
+  /** Dispatches attempt `attempt` of step `i` to the agent's queue (after `after`, when dispatched ahead). */
+  function dispatchStep(i: number, run: { step: CompiledStep; env: Record<string, string> }, attempt: number, timeoutMs: number, after?: { stepRunId: string; attempt: number; timeoutMs: number }) {
+    if (!agent) throw ApplicationFailure.nonRetryable('a step was dispatched before the job had an agent');
+    const maxAttempts = Math.max(1, job.steps[i].retry.maxAttempts);
+    const steps = proxyActivities<StepActivities>({
+      taskQueue: agent.taskQueue,
+      // A step dispatched ahead may first wait out the whole step before it.
+      startToCloseTimeout: (after?.timeoutMs ?? 0) + timeoutMs + STEP_TIMEOUT_MARGIN_MS,
+      scheduleToStartTimeout: stepTimeouts.scheduleToStartMs,
+      heartbeatTimeout: stepTimeouts.heartbeatMs,
+      retry: { maximumAttempts: 1 },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    });
+    return steps.runStep({
+      runId: input.runId,
+      pipelineId: input.pipelineId,
+      jobRunId,
+      stepRunId: input.stepRunIds[i],
+      step: run.step,
+      env: run.env,
+      secrets: [],
+      timeoutMs,
+      source: job.source ? { repo: job.source.repo, ref: job.source.ref ?? facts.trigger.ref } : undefined,
+      attempt,
+      lastAttempt: attempt === maxAttempts,
+      // The next step runs if this one succeeds, unless it has its own `when`, or the job has
+      // already failed (then `success()` is false).
+      queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
+      lastStep: i === job.steps.length - 1,
+      ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt } } : {}),
+    });
+  }
+
+  /**
+   * While attempt `attempt` of step `i` runs (or waits on the agent), dispatches step i+1 too when
+   * it is sure to run as it is should that attempt succeed: no `when` of its own, nothing failed, no
+   * expression that could read the steps before it, and time enough for both. The agent starts it
+   * the moment that attempt succeeds (or tells it did not start), so a step costs no Temporal round
+   * trip of its own.
+   */
+  function dispatchAhead(i: number, attempt: number, timeoutMs: number) {
+    const next = job.steps[i + 1];
+    if (!next || next.when || failedReason || paused || readsExpressions(next)) return;
+    const nextTimeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
+    // eslint-disable-next-line no-restricted-properties
+    if (deadline - Date.now() < timeoutMs + nextTimeoutMs) return;
+    const prepared = prepareStep(next, jobEnv, context);
+    if (prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
+    const scope = new CancellationScope();
+    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, nextTimeoutMs, { stepRunId: input.stepRunIds[i], attempt, timeoutMs }));
+    outcome.catch(() => undefined); // observed where it is taken or dropped
+    ahead.set(i + 1, { outcome, scope });
+  }
+
+  /**
+   * Step `i`, if it was dispatched ahead, once its agent is done with it: its result or failure
+   * (taken as its first attempt), or undefined when it did not start (then it is dispatched as usual).
+   */
+  async function takeAhead(i: number): Promise<{ result: RunStepResult } | { failure: unknown } | undefined> {
+    const taken = ahead.get(i);
+    if (!taken) return undefined;
+    const settled = await taken.outcome.then(
+      (result) => ({ result }),
+      (failure: unknown) => ({ failure }),
+    );
+    ahead.delete(i);
+    return 'result' in settled && settled.result.notStarted ? undefined : settled;
+  }
+
+  /** Cancels the steps dispatched ahead, and waits until their agent has let them go. */
+  async function dropAhead() {
+    const dropped = [...ahead.values()];
+    ahead.clear();
+    for (const { scope } of dropped) scope.cancel();
+    await CancellationScope.nonCancellable(() => Promise.all(dropped.map(({ outcome }) => outcome.catch(() => undefined))));
+  }
+
   /** Moves the job to another agent (its workspace so far stays behind with the old one). */
   async function redispatch(reason: string): Promise<AcquiredAgent> {
+    await dropAhead();
     lostQueues.push(heldAgent?.taskQueue ?? '');
     await control.recordJobStatus({ jobRunId, status: 'queued', reason });
     const next = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: lostQueues });
@@ -260,6 +343,11 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await sleep(ms);
     await condition(() => !paused);
   }
+}
+
+/** Whether a step's env, args or script hold an expression (which may read the steps before it). */
+function readsExpressions(step: CompiledStep): boolean {
+  return JSON.stringify([step.env, step.args, step.run ?? '']).includes('${{');
 }
 
 function isAgentLost(err: unknown): boolean {

@@ -14,6 +14,7 @@ import { createShippingLogSink } from './log-sink';
 import type { Transitions } from '../store/transitions';
 import { newId } from '../ids';
 import type { EventBus } from '../events';
+import { createStepSuccessions } from './step-succession';
 import { createJobSlots } from './job-slots';
 import { poolSlotSupplier } from './pool-capacity';
 import { createSpawnerLauncher, directLauncher } from './process-spawner';
@@ -94,11 +95,14 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
       workspaceRoot,
       logSink: createShippingLogSink(opts.logTransport(agentId), { onProblem: opts.onError }),
       transitions: opts.transitions,
+      successions: createStepSuccessions(),
       plugins: loadPluginCatalogue({ pluginPath: opts.pluginPath }),
       slots,
       killGraceMs: opts.settings.stepActivityMs.killGracePeriod,
       launcher,
     }),
+    // A job holds up to two steps here at once: the one running, and the next, dispatched ahead.
+    maxConcurrentActivityTaskExecutions: Math.max(100, 2 * slots.max + 10),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',

@@ -83,6 +83,12 @@ const COUNTER_OF: Record<string, keyof StatusCounters> = {
 };
 
 export function createTransitions({ db, events }: { db: Db; events: EventBus }) {
+  /** A step of this agent's job moved ahead of the workflow: only from pending or queued, only while its run runs. */
+  function startOrQueue(stepRunId: string, to: 'queued' | 'running', reporter: { agentId: string }) {
+    const fields = to === 'running' ? { attempt: 1 } : {};
+    return move('step', stepRunId, to, fields, and(inArray(stepRuns.status, ['pending', 'queued']), ownedBy(reporter.agentId), RUN_IS_RUNNING));
+  }
+
   /**
    * Moves one entity to `to` if the move is legal. Repeating the same move is a no-op, so a retried
    * activity is harmless; an illegal move is refused (non-retryable) rather than written.
@@ -180,7 +186,7 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       const moved = await transition('job', change.jobRunId, 'running', { agentId: change.agentId, attempt: change.attempt });
       if (moved) await publish('job', change.jobRunId, 'running', moved, undefined);
       if (!moved || !queueStep) return { stepQueued: false };
-      const queued = await move('step', queueStep, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(change.agentId), RUN_IS_RUNNING));
+      const queued = await startOrQueue(queueStep, 'queued', change);
       if (queued) await publish('step', queueStep, 'queued', queued, undefined);
       return { stepQueued: !!queued };
     },
@@ -196,22 +202,32 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
     },
     /**
      * A step's end, reported by its agent. With `queueNext`, the step the workflow runs next (if
-     * this one succeeded) is queued too, saving the workflow a write of its own. Only a pending step
-     * of a running run moves: a pause or a stop that got there first keeps it pending. Both writes
-     * go out at once; their events follow in order. Says whether the next step was queued.
+     * this one succeeded) is queued too, saving the workflow a write of its own; with `startNext`
+     * as well (that step already waits on the agent, dispatched ahead), it is recorded running
+     * instead. Only a pending or queued step of a running run moves: a pause or a stop that got
+     * there first keeps it where it is. Both writes go out at once; their events follow in order.
      */
-    async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string): Promise<{ nextQueued: boolean }> {
+    async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string, startNext = false): Promise<{ nextQueued: boolean; nextRunning: boolean }> {
       const fields: Record<string, unknown> = { exitCode: change.exitCode, outputs: change.outputs };
       if (change.reason !== undefined) fields.reason = change.reason;
-      const [ended, queued] = await Promise.all([
+      const nextStatus = startNext ? 'running' : 'queued';
+      const [ended, next] = await Promise.all([
         transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId)),
-        change.status === 'success' && queueNext
-          ? move('step', queueNext, 'queued', {}, and(eq(stepRuns.status, 'pending'), ownedBy(reporter.agentId), RUN_IS_RUNNING)).catch(() => undefined)
-          : undefined,
+        change.status === 'success' && queueNext ? startOrQueue(queueNext, nextStatus, reporter).catch(() => undefined) : undefined,
       ]);
       if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);
-      if (queued) await publish('step', queueNext!, 'queued', queued, undefined);
-      return { nextQueued: !!queued };
+      if (next) await publish('step', queueNext!, nextStatus, next, undefined);
+      return { nextQueued: !!next && !startNext, nextRunning: !!next && startNext };
+    },
+    /**
+     * A step dispatched ahead of its turn, starting on its agent after the step before it succeeded:
+     * `running` only if it is still pending or queued, its job is this agent's, and its run runs
+     * (a pause that got there first keeps it from starting). Says whether it moved.
+     */
+    async recordStepStartedAhead(stepRunId: string, reporter: { agentId: string }): Promise<boolean> {
+      const moved = await startOrQueue(stepRunId, 'running', reporter);
+      if (moved) await publish('step', stepRunId, 'running', moved, undefined);
+      return !!moved;
     },
   };
 }

@@ -143,6 +143,74 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'retry-partial');
   });
 
+  it('dispatches a step ahead: it starts only once the step before succeeded, never after a failure', async () => {
+    const dir = tempDir('ahead');
+    const { runId } = await start({
+      jobs: [
+        {
+          name: 'j',
+          steps: [
+            { name: 'a', run: `sleep 1; touch '${dir}/a.done'` },
+            // Started ahead of its turn, it must still find a finished.
+            { name: 'b', run: `test -f '${dir}/a.done' && touch '${dir}/b.ran'` },
+            { name: 'c', run: 'exit 3' },
+            { name: 'd', run: `touch '${dir}/d.ran'` },
+          ],
+        },
+      ],
+    });
+    const done = await sys.waitForRun(runId);
+    expect(done.status).toBe('failed');
+    const [a, b, c, d] = steps(done);
+    expect([a, b, c, d].map((s: any) => [s.name, s.status, s.attempt])).toEqual([
+      ['a', 'success', 1],
+      ['b', 'success', 1],
+      ['c', 'failed', 1],
+      ['d', 'skipped', 0],
+    ]);
+    expect(existsSync(join(dir, 'b.ran'))).toBe(true);
+    expect(existsSync(join(dir, 'd.ran'))).toBe(false);
+    expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt));
+    // From the job's history: b, c and d were each scheduled before the step they follow had
+    // completed; d was let go without running.
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    const client = new Client({ connection, namespace: sys.settings.namespace });
+    const job = done.stages[0].jobs[0];
+    const history = await client.workflow.getHandle(`pipeline-run/${runId}/job/${job.jobRunId}`).fetchHistory();
+    await connection.close();
+    const decode = (p: any) => JSON.parse(Buffer.from(p.data).toString('utf8'));
+    const scheduled = new Map<number, { step: string; after?: string }>();
+    const completedAt = new Map<string, number>();
+    const results = new Map<string, any>();
+    for (const e of history.events!) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s?.activityType?.name === 'runStep') {
+        const arg = decode(s.input!.payloads![0]);
+        scheduled.set(Number(e.eventId), { step: arg.step.name, after: arg.after?.stepRunId });
+      }
+      const c = e.activityTaskCompletedEventAttributes;
+      const ofStep = c && scheduled.get(Number(c.scheduledEventId));
+      if (ofStep) {
+        const step = ofStep.step;
+        completedAt.set(step, Number(e.eventId));
+        results.set(step, decode(c!.result!.payloads![0]));
+      }
+    }
+    const scheduledAt = (step: string) => [...scheduled].find(([, v]) => v.step === step)![0];
+    const idOf = (name: string) => steps(done).find((s: any) => s.name === name).stepRunId;
+    expect([...scheduled.values()].map((v) => [v.step, v.after])).toEqual([
+      ['a', undefined],
+      ['b', idOf('a')],
+      ['c', idOf('b')],
+      ['d', idOf('c')],
+    ]);
+    expect(scheduledAt('b')).toBeLessThan(completedAt.get('a')!);
+    expect(scheduledAt('c')).toBeLessThan(completedAt.get('b')!);
+    expect(scheduledAt('d')).toBeLessThan(completedAt.get('c')!);
+    expect(results.get('d')).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
+    await record(done, 'run-ahead');
+  });
+
   it('keeps a job queued while no agent matches, and stops it', async () => {
     const { pipelineId, runId } = await start({ jobs: [{ name: 'gpu', runsOn: ['gpu'], steps: [{ name: 'x', run: 'true' }] }] });
     await until('job queued', async () => (await run(runId)).stages[0].jobs[0].status === 'queued');

@@ -15,6 +15,7 @@ import { createStepActivities } from '../../activities/step';
 import { createShippingLogSink } from '../../src/agent/log-sink';
 import { createInProcessLogTransport } from '../../src/agent/log-transport';
 import { createLogIngest } from '../../src/services/log-ingest';
+import { createStepSuccessions } from '../../src/agent/step-succession';
 import { createJobSlots } from '../../src/agent/job-slots';
 import { loadPluginCatalogue } from '../../src/plugins/catalogue';
 
@@ -83,6 +84,37 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     expect(events.filter((e) => e.kind === 'run').map((e) => e.status)).toEqual(['running', 'paused', 'running', 'success']);
   });
 
+  it('starts a step dispatched ahead with the end of the one before, only for its holder and only while its run runs', async () => {
+    const db = database.db;
+    const transitions = createTransitions({ db, events: bus });
+    await db.insert(pipelineRuns).values({ runId: 'run_2', pipelineId: 'pl_1', projectId: 'p', number: 2, status: 'running', triggerType: 'manual', workflowId: 'w2' });
+    await db.insert(jobRuns).values({ jobRunId: 'job_3', runId: 'run_2', stageIndex: 0, stageName: 's', jobIndex: 0, jobKey: 'j', name: 'j', status: 'running', agentId: 'agent_a' });
+    const step = (id: string, i: number, status: string) => ({ stepRunId: id, jobRunId: 'job_3', runId: 'run_2', stepIndex: i, name: id, status });
+    await db.insert(stepRuns).values([step('s4', 0, 'running'), step('s5', 1, 'pending'), step('s6', 2, 'pending')]);
+    const status = async (id: string) => (await db.select().from(stepRuns).where(eq(stepRuns.stepRunId, id)))[0];
+    const before = events.length;
+
+    expect(await transitions.recordStepEnd({ stepRunId: 's4', status: 'success', exitCode: 0, outputs: {} }, { agentId: 'agent_a' }, 's5', true)).toEqual({ nextQueued: false, nextRunning: true });
+    expect(await status('s5')).toMatchObject({ status: 'running', attempt: 1 });
+    expect((await status('s5')).startedAt).toBeInstanceOf(Date);
+    expect(events.slice(before).map((e) => [e.id, e.previousStatus, e.status])).toEqual([
+      ['s4', 'running', 'success'],
+      ['s5', 'pending', 'running'],
+    ]);
+
+    // A pause that got there first keeps the next step from starting, with the end or on its own.
+    await transitions.recordRunStatus({ runId: 'run_2', status: 'paused' });
+    expect(await transitions.recordStepEnd({ stepRunId: 's5', status: 'success', exitCode: 0, outputs: {} }, { agentId: 'agent_a' }, 's6', true)).toEqual({ nextQueued: false, nextRunning: false });
+    expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_a' })).toBe(false);
+    expect((await status('s6')).status).toBe('pending');
+    await transitions.recordRunStatus({ runId: 'run_2', status: 'running' });
+    // Another agent's, or twice: no move.
+    expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_b' })).toBe(false);
+    expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_a' })).toBe(true);
+    expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_a' })).toBe(false);
+    expect(events.slice(before).filter((e) => e.id === 's6').map((e) => [e.previousStatus, e.status])).toEqual([['pending', 'running']]);
+  });
+
   describe('an agent reports only for jobs it holds', () => {
     beforeAll(async () => {
       const db = database.db;
@@ -118,6 +150,7 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
         workspaceRoot,
         logSink: createShippingLogSink(createInProcessLogTransport(createLogIngest({ db: database.db, database }), 'agent_b')),
         transitions: createTransitions({ db: database.db, events: bus }),
+        successions: createStepSuccessions(),
         plugins: loadPluginCatalogue(),
         slots: createJobSlots(1),
         killGraceMs: 1000,

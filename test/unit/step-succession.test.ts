@@ -1,0 +1,101 @@
+// The agent-side gate a step dispatched ahead waits at: it starts only after the attempt before it succeeded here.
+import { describe, expect, it } from 'vitest';
+import { createStepSuccessions } from '../../src/agent/step-succession';
+
+const a1 = { stepRunId: 'step_a', attempt: 1 };
+const never = new AbortController().signal;
+
+describe('step successions', () => {
+  it('lets a waiting step go when the attempt before it succeeds, its running recorded with that end', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    expect(s.awaited(a1)).toBe(false);
+    const waiting = s.waitFor(a1, never, 50);
+    expect(s.awaited(a1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 80)); // seen begin: the unseen limit does not apply
+    s.ended(a1, true, true);
+    expect(await waiting).toEqual({ go: true, runningRecorded: true });
+  });
+
+  it('keeps a waiting step from starting when the attempt before it fails', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    const waiting = s.waitFor(a1, never, 1000);
+    s.ended(a1, false);
+    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+  });
+
+  it('answers a step that arrives after the end from memory; it records its own running', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    s.ended(a1, true, false);
+    expect(await s.waitFor(a1, never, 1000)).toEqual({ go: true, runningRecorded: false });
+    const failed = { stepRunId: 'step_b', attempt: 2 };
+    s.began(failed);
+    s.ended(failed, false);
+    expect(await s.waitFor(failed, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+  });
+
+  it('tells attempts apart: a later attempt succeeding does not answer for the failed one', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    s.ended(a1, false);
+    const a2 = { stepRunId: 'step_a', attempt: 2 };
+    s.began(a2);
+    const waiting = s.waitFor(a2, never, 1000);
+    s.ended(a2, true, true);
+    expect(await waiting).toEqual({ go: true, runningRecorded: true });
+    expect(await s.waitFor(a1, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+  });
+
+  it('gives up on an attempt this agent never sees begin', async () => {
+    const s = createStepSuccessions();
+    const t = Date.now();
+    expect(await s.waitFor(a1, never, 60)).toEqual({ go: false, reason: 'predecessor_not_here' });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(50);
+  });
+
+  it('waits for an attempt that begins after the step waiting for it arrived', async () => {
+    const s = createStepSuccessions();
+    const waiting = s.waitFor(a1, never, 100);
+    s.began(a1);
+    await new Promise((r) => setTimeout(r, 150));
+    s.ended(a1, true, false);
+    expect(await waiting).toEqual({ go: true, runningRecorded: false });
+  });
+
+  it('ends the wait on cancellation', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    const stop = new AbortController();
+    const waiting = s.waitFor(a1, stop.signal, 1000);
+    stop.abort();
+    expect(await waiting).toEqual({ go: false, reason: 'cancelled' });
+    const already = new AbortController();
+    already.abort();
+    expect(await s.waitFor({ stepRunId: 'x', attempt: 1 }, already.signal, 1000)).toEqual({ go: false, reason: 'cancelled' });
+  });
+
+  it('passes an abandoned attempt on, and forgets it so that the same attempt can run again', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    const waiting = s.waitFor(a1, never, 1000);
+    s.abandoned(a1);
+    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+    // Dispatched again as usual: a step waiting on it now waits for that run.
+    s.began(a1);
+    const again = s.waitFor(a1, never, 1000);
+    s.ended(a1, true, true);
+    expect(await again).toEqual({ go: true, runningRecorded: true });
+  });
+
+  it('forgets ended attempts after a while', async () => {
+    let now = 0;
+    const s = createStepSuccessions(() => now);
+    s.began(a1);
+    s.ended(a1, true);
+    now = 11 * 60_000;
+    s.began({ stepRunId: 'other', attempt: 1 }); // sweeps
+    expect(await s.waitFor(a1, never, 20)).toEqual({ go: false, reason: 'predecessor_not_here' });
+  });
+});
