@@ -55,6 +55,26 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     for (const [i, j] of jobs.slice(0, 2).entries()) await recordReplayHistory(sys.temporalAddress, `pipeline-run/${r.runId}/job/${j.jobRunId}`, `job-run-${name}-${i}`);
   };
   const steps = (r: any) => r.stages.flatMap((s: any) => s.jobs).flatMap((j: any) => j.steps);
+  /** The runStep activities of a JobRun, in the order they were scheduled, from its history. */
+  async function stepActivities(runId: string, jobRunId: string) {
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    const client = new Client({ connection, namespace: sys.settings.namespace });
+    const history = await client.workflow.getHandle(`pipeline-run/${runId}/job/${jobRunId}`).fetchHistory();
+    await connection.close();
+    const decode = (p: any) => JSON.parse(Buffer.from(p.data).toString('utf8'));
+    const byId = new Map<number, { step: string; after?: string; scheduledEventId: number; completedEventId?: number; result?: any }>();
+    for (const e of history.events!) {
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled?.activityType?.name === 'runStep') {
+        const input = decode(scheduled.input!.payloads![0]);
+        byId.set(Number(e.eventId), { step: input.step.name, after: input.after?.stepRunId, scheduledEventId: Number(e.eventId) });
+      }
+      const completed = e.activityTaskCompletedEventAttributes;
+      const activity = completed && byId.get(Number(completed.scheduledEventId));
+      if (activity) Object.assign(activity, { completedEventId: Number(e.eventId), result: decode(completed!.result!.payloads![0]) });
+    }
+    return [...byId.values()];
+  }
 
   it('pauses: the running step finishes, the next waits, then resume ends in success', async () => {
     const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 2; echo a' }, { name: 'b', run: 'echo b' }] }] });
@@ -73,6 +93,13 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     const done = await sys.waitForRun(runId);
     expect(done.status).toBe('success');
     expect(steps(done).map((s: any) => s.status)).toEqual(['success', 'success']);
+    // b was dispatched ahead with a, and the pause kept it from starting when a ended: it ran only
+    // once dispatched again after the resume.
+    expect((await stepActivities(runId, done.stages[0].jobs[0].jobRunId)).map((d) => [d.step, d.result?.notStarted ?? d.result?.status])).toEqual([
+      ['a', 'success'],
+      ['b', 'refused'],
+      ['b', 'success'],
+    ]);
     expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/resume`, {})).status).toBe(409);
     expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})).status).toBe(409);
     await record(done, 'pause-resume');
@@ -173,41 +200,16 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt));
     // From the job's history: b, c and d were each scheduled before the step they follow had
     // completed; d was let go without running.
-    const connection = await Connection.connect({ address: sys.temporalAddress });
-    const client = new Client({ connection, namespace: sys.settings.namespace });
-    const job = done.stages[0].jobs[0];
-    const history = await client.workflow.getHandle(`pipeline-run/${runId}/job/${job.jobRunId}`).fetchHistory();
-    await connection.close();
-    const decode = (p: any) => JSON.parse(Buffer.from(p.data).toString('utf8'));
-    const scheduled = new Map<number, { step: string; after?: string }>();
-    const completedAt = new Map<string, number>();
-    const results = new Map<string, any>();
-    for (const e of history.events!) {
-      const s = e.activityTaskScheduledEventAttributes;
-      if (s?.activityType?.name === 'runStep') {
-        const arg = decode(s.input!.payloads![0]);
-        scheduled.set(Number(e.eventId), { step: arg.step.name, after: arg.after?.stepRunId });
-      }
-      const c = e.activityTaskCompletedEventAttributes;
-      const ofStep = c && scheduled.get(Number(c.scheduledEventId));
-      if (ofStep) {
-        const step = ofStep.step;
-        completedAt.set(step, Number(e.eventId));
-        results.set(step, decode(c!.result!.payloads![0]));
-      }
-    }
-    const scheduledAt = (step: string) => [...scheduled].find(([, v]) => v.step === step)![0];
+    const dispatched = await stepActivities(runId, done.stages[0].jobs[0].jobRunId);
     const idOf = (name: string) => steps(done).find((s: any) => s.name === name).stepRunId;
-    expect([...scheduled.values()].map((v) => [v.step, v.after])).toEqual([
+    expect(dispatched.map((d) => [d.step, d.after])).toEqual([
       ['a', undefined],
       ['b', idOf('a')],
       ['c', idOf('b')],
       ['d', idOf('c')],
     ]);
-    expect(scheduledAt('b')).toBeLessThan(completedAt.get('a')!);
-    expect(scheduledAt('c')).toBeLessThan(completedAt.get('b')!);
-    expect(scheduledAt('d')).toBeLessThan(completedAt.get('c')!);
-    expect(results.get('d')).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
+    for (const [before, next] of [[0, 1], [1, 2], [2, 3]]) expect(dispatched[next].scheduledEventId).toBeLessThan(dispatched[before].completedEventId!);
+    expect(dispatched[3].result).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
     await record(done, 'run-ahead');
   });
 
