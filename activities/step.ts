@@ -55,9 +55,14 @@ export interface RunStepInput {
    * on this agent, and otherwise ends at once with `notStarted`.
    */
   after?: StepAttempt;
+  /**
+   * The job's deadline, in ms from when this activity starts (a step dispatched ahead, whose wait
+   * counts against it): the step's own timeout is cut to what is left once it may start.
+   */
+  endsWithinMs?: number;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -163,6 +168,7 @@ export function createStepActivities(deps: StepActivityDeps) {
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const reporter = { agentId: deps.agentId };
       const self = { stepRunId: input.stepRunId, attempt: input.attempt };
+      const arrived = Date.now();
       deps.successions.began(self);
       let succeeded = false;
       let nextRunning = false;
@@ -171,13 +177,20 @@ export function createStepActivities(deps: StepActivityDeps) {
         // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. A step
         // dispatched ahead starts only once the attempt before it has succeeded here. The workspace
         // and the log are prepared meanwhile.
+        // A step dispatched ahead gets what is left of the job's time once it may start (execute
+        // reads the timeout only then).
+        const step = { ...input };
         const running = input.after
-          ? startAfter(input.after, input.stepRunId, reporter)
+          ? startAfter(input.after, input.stepRunId, reporter, () => {
+              if (input.endsWithinMs === undefined) return true;
+              step.timeoutMs = Math.min(input.timeoutMs, input.endsWithinMs - (Date.now() - arrived));
+              return step.timeoutMs > 0;
+            })
           : deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
         running.catch(() => undefined); // observed below; this only keeps an early setup failure from orphaning it
         let result: RunStepResult;
         try {
-          result = await execute(input, deps.logSink, running, !!input.after);
+          result = await execute(step, deps.logSink, running, !!input.after);
         } catch (err) {
           if (!(err instanceof NotStarted)) throw err;
           started = false;
@@ -216,9 +229,11 @@ export function createStepActivities(deps: StepActivityDeps) {
    * Waits for the attempt before this step to succeed on this agent, then records this step
    * running (unless that attempt's end did). Throws NotStarted when the step is not to start.
    */
-  async function startAfter(before: StepAttempt, stepRunId: string, reporter: { agentId: string }): Promise<void> {
+  async function startAfter(before: StepAttempt, stepRunId: string, reporter: { agentId: string }, timeLeft: () => boolean): Promise<void> {
     const succession = await deps.successions.waitFor(before, Context.current().cancellationSignal, AHEAD_UNSEEN_MS);
     if (!succession.go) throw new NotStarted(succession.reason);
+    // Out of time: not started, so that the workflow records the job's timeout as it does for any step.
+    if (!timeLeft()) throw new NotStarted('out_of_time');
     if (succession.runningRecorded) return;
     // Paused or stopped meanwhile, or no longer this agent's job: the workflow decides what is next.
     if (!(await deps.transitions.recordStepStartedAhead(stepRunId, reporter))) throw new NotStarted('refused');

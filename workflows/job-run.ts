@@ -245,7 +245,14 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   }
 
   /** Dispatches attempt `attempt` of step `i` to the agent's queue (after `after`, when dispatched ahead). */
-  function dispatchStep(i: number, run: { step: CompiledStep; env: Record<string, string> }, attempt: number, timeoutMs: number, after?: { stepRunId: string; attempt: number; timeoutMs: number }) {
+  function dispatchStep(
+    i: number,
+    run: { step: CompiledStep; env: Record<string, string> },
+    attempt: number,
+    timeoutMs: number,
+    after?: { stepRunId: string; attempt: number; timeoutMs: number },
+    endsWithinMs?: number,
+  ) {
     if (!agent) throw ApplicationFailure.nonRetryable('a step was dispatched before the job had an agent');
     const maxAttempts = Math.max(1, job.steps[i].retry.maxAttempts);
     const steps = proxyActivities<StepActivities>({
@@ -274,26 +281,26 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
       lastStep: i === job.steps.length - 1,
       ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt } } : {}),
+      ...(endsWithinMs !== undefined ? { endsWithinMs } : {}),
     });
   }
 
   /**
    * While attempt `attempt` of step `i` runs (or waits on the agent), dispatches step i+1 too when
-   * it is sure to run as it is should that attempt succeed: no `when` of its own, nothing failed, no
-   * expression that could read the steps before it, and time enough for both. The agent starts it
-   * the moment that attempt succeeds (or tells it did not start), so a step costs no Temporal round
-   * trip of its own.
+   * it is sure to run as it is should that attempt succeed: no `when` of its own, nothing failed,
+   * and no expression that could read the steps before it. The agent starts it the moment that
+   * attempt succeeds (or tells it did not start), so a step costs no Temporal round trip of its own.
    */
   function dispatchAhead(i: number, attempt: number, timeoutMs: number) {
     const next = job.steps[i + 1];
     if (!next || next.when || failedReason || paused || readsExpressions(next)) return;
-    const nextTimeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
-    // eslint-disable-next-line no-restricted-properties
-    if (deadline - Date.now() < timeoutMs + nextTimeoutMs) return;
     const prepared = prepareStep(next, jobEnv, context);
     if (prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
+    const nextTimeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
+    // eslint-disable-next-line no-restricted-properties
+    const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
     const scope = new CancellationScope();
-    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, nextTimeoutMs, { stepRunId: input.stepRunIds[i], attempt, timeoutMs }));
+    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, Math.min(nextTimeoutMs, endsWithinMs ?? Infinity), { stepRunId: input.stepRunIds[i], attempt, timeoutMs }, endsWithinMs));
     outcome.catch(() => undefined); // observed where it is taken or dropped
     ahead.set(i + 1, { outcome, scope });
   }
