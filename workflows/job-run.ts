@@ -288,14 +288,25 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   /**
    * While attempt `attempt` of step `i` runs (or waits on the agent), dispatches step i+1 too when
    * it is sure to run as it is should that attempt succeed: no `when` of its own, nothing failed,
-   * and no expression that could read the steps before it. The agent starts it the moment that
-   * attempt succeeds (or tells it did not start), so a step costs no Temporal round trip of its own.
+   * and nothing in it reads `steps` (what that attempt is yet to produce; the rest of what its
+   * expressions read is the same then as now). The agent starts it the moment that attempt
+   * succeeds (or tells it did not start), so a step costs no Temporal round trip of its own.
    */
   function dispatchAhead(i: number, attempt: number, timeoutMs: number) {
     const next = job.steps[i + 1];
-    if (!next || next.when || failedReason || paused || readsExpressions(next)) return;
-    const prepared = prepareStep(next, jobEnv, context);
-    if (prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
+    if (!next || next.when || failedReason || paused) return;
+    let readsSteps = false;
+    const prepared = prepareStep(next, jobEnv, (env) => {
+      const ctx = context(env);
+      return {
+        ...ctx,
+        get steps() {
+          readsSteps = true;
+          return ctx.steps;
+        },
+      };
+    });
+    if (readsSteps || prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
     const nextTimeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
     // eslint-disable-next-line no-restricted-properties
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
@@ -350,11 +361,6 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await sleep(ms);
     await condition(() => !paused);
   }
-}
-
-/** Whether a step's env, args or script hold an expression (which may read the steps before it). */
-function readsExpressions(step: CompiledStep): boolean {
-  return JSON.stringify([step.env, step.args, step.run ?? '']).includes('${{');
 }
 
 function isAgentLost(err: unknown): boolean {

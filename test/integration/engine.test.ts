@@ -177,10 +177,11 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
         {
           name: 'j',
           steps: [
-            { name: 'a', run: `sleep 1; touch '${dir}/a.done'` },
-            // Started ahead of its turn, it must still find a finished.
-            { name: 'b', run: `test -f '${dir}/a.done' && touch '${dir}/b.ran'` },
-            { name: 'c', run: 'exit 3' },
+            { name: 'a', run: `sleep 1; touch '${dir}/a.done'; echo x=1 >> "$ARCENTRA_OUTPUT"` },
+            // Started ahead of its turn, it must still find a finished; what it reads is known now.
+            { name: 'b', env: { WHO: '${{ pipeline.name }}' }, run: `test -f '${dir}/a.done' && echo "$WHO" > '${dir}/b.ran'` },
+            // Reads a's outputs: dispatched only once b is done.
+            { name: 'c', run: `echo "\${{ steps.a.outputs.x }}" > '${dir}/c.out'; exit 3` },
             { name: 'd', run: `touch '${dir}/d.ran'` },
           ],
         },
@@ -195,20 +196,22 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
       ['c', 'failed', 1],
       ['d', 'skipped', 0],
     ]);
-    expect(existsSync(join(dir, 'b.ran'))).toBe(true);
+    expect(readFileSync(join(dir, 'b.ran'), 'utf8').trim()).toMatch(/^p\d+$/);
+    expect(readFileSync(join(dir, 'c.out'), 'utf8').trim()).toBe('1');
     expect(existsSync(join(dir, 'd.ran'))).toBe(false);
     expect(Date.parse(b.startedAt)).toBeGreaterThanOrEqual(Date.parse(a.finishedAt));
-    // From the job's history: b, c and d were each scheduled before the step they follow had
-    // completed; d was let go without running.
+    // From the job's history: b and d were each scheduled before the step they follow had
+    // completed, c only after; d was let go without running.
     const dispatched = await stepActivities(runId, done.stages[0].jobs[0].jobRunId);
     const idOf = (name: string) => steps(done).find((s: any) => s.name === name).stepRunId;
     expect(dispatched.map((d) => [d.step, d.after])).toEqual([
       ['a', undefined],
       ['b', idOf('a')],
-      ['c', idOf('b')],
+      ['c', undefined],
       ['d', idOf('c')],
     ]);
-    for (const [before, next] of [[0, 1], [1, 2], [2, 3]]) expect(dispatched[next].scheduledEventId).toBeLessThan(dispatched[before].completedEventId!);
+    for (const [before, next] of [[0, 1], [2, 3]]) expect(dispatched[next].scheduledEventId).toBeLessThan(dispatched[before].completedEventId!);
+    expect(dispatched[2].scheduledEventId).toBeGreaterThan(dispatched[1].completedEventId!);
     expect(dispatched[3].result).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
     await record(done, 'run-ahead');
   });
