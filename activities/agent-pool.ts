@@ -32,6 +32,11 @@ export interface AcquiredAgent {
   recorded?: boolean;
   /** …and queued the step named by `markRunning.queueStep`. */
   stepQueued?: boolean;
+  /**
+   * The agent holds a step dispatched ahead (`RunStepInput.after`) until the step before it has
+   * succeeded; an agent without this would start it at once, so it gets none.
+   */
+  runsAhead?: boolean;
 }
 
 export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots, transitions?: Transitions) {
@@ -47,7 +52,7 @@ export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots,
       if (!slots.take(input.jobRunId)) {
         throw ApplicationFailure.retryable(`agent ${agent.name} already runs ${slots.max} jobs`, 'AgentBusy');
       }
-      const acquired: AcquiredAgent = { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue };
+      const acquired: AcquiredAgent = { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue, runsAhead: true };
       if (!input.markRunning || !transitions) return acquired;
       try {
         const { stepQueued } = await transitions.recordJobRunning({ jobRunId: input.jobRunId, agentId: agent.agentId, attempt: 1 }, input.markRunning.queueStep);

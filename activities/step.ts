@@ -60,9 +60,11 @@ export interface RunStepInput {
    * counts against it): the step's own timeout is cut to what is left once it may start.
    */
   endsWithinMs?: number;
+  /** This dispatch of the step, unique within its job: what a step dispatched after it names. */
+  dispatchId?: number;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs' | 'dispatchId'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
 
@@ -81,6 +83,8 @@ export interface RunStepResult {
   released?: boolean;
   /** A step dispatched ahead that did not start, and why: nothing was recorded or run. */
   notStarted?: string;
+  /** A timeout that the job's deadline set (`endsWithinMs`), not the step's own. */
+  deadlineCut?: boolean;
 }
 
 /** A step dispatched ahead that is not to start (see RunStepInput.after). */
@@ -167,23 +171,20 @@ export function createStepActivities(deps: StepActivityDeps) {
 
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const reporter = { agentId: deps.agentId };
-      const self = { stepRunId: input.stepRunId, attempt: input.attempt };
+      const self = { stepRunId: input.stepRunId, attempt: input.attempt, dispatchId: input.dispatchId ?? 0 };
       const arrived = Date.now();
       deps.successions.began(self);
       let succeeded = false;
       let nextRunning = false;
-      let started = true;
       try {
         // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. A step
-        // dispatched ahead starts only once the attempt before it has succeeded here. The workspace
-        // and the log are prepared meanwhile.
-        // A step dispatched ahead gets what is left of the job's time once it may start (execute
-        // reads the timeout only then).
+        // dispatched ahead starts only once the attempt before it has succeeded here, with what is
+        // left of the job's time then (execute reads the timeout only once the step may start).
+        // The workspace and the log are prepared meanwhile.
         const step = { ...input };
         const running = input.after
           ? startAfter(input.after, input.stepRunId, reporter, () => {
-              if (input.endsWithinMs === undefined) return true;
-              step.timeoutMs = Math.min(input.timeoutMs, input.endsWithinMs - (Date.now() - arrived));
+              if (input.endsWithinMs !== undefined) step.timeoutMs = Math.min(input.timeoutMs, input.endsWithinMs - (Date.now() - arrived));
               return step.timeoutMs > 0;
             })
           : deps.transitions.recordStepStatus({ stepRunId: input.stepRunId, status: 'running', attempt: input.attempt }, reporter);
@@ -193,9 +194,10 @@ export function createStepActivities(deps: StepActivityDeps) {
           result = await execute(step, deps.logSink, running, !!input.after);
         } catch (err) {
           if (!(err instanceof NotStarted)) throw err;
-          started = false;
           return { status: 'cancelled', exitCode: null, outputs: {}, lines: 0, notStarted: err.reason };
         }
+        // Ended by the job's deadline rather than its own timeout: the workflow tells the job timed out.
+        if (result.status === 'timeout' && step.timeoutMs < input.timeoutMs) result.deadlineCut = true;
         if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
           const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
           // The next step, when it already waits here, is recorded running with this one's end.
@@ -207,8 +209,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         }
         return result;
       } finally {
-        if (started) deps.successions.ended(self, succeeded, nextRunning);
-        else deps.successions.abandoned(self);
+        deps.successions.ended(self, succeeded, nextRunning);
       }
     },
 

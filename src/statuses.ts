@@ -37,8 +37,9 @@ const JOB_NEXT: Record<JobStatus, JobStatus[]> = {
 const STEP_NEXT: Record<StepStatus, StepStatus[]> = {
   pending: ['queued', 'running', 'skipped', 'cancelled', 'failed'],
   queued: ['running', 'skipped', 'cancelled', 'failed', 'timeout'],
-  // running -> running: a retry attempt or a re-dispatch after a lost agent
-  running: ['running', 'success', 'failed', 'cancelled', 'timeout'],
+  // running -> running: a retry attempt or a re-dispatch after a lost agent; running -> queued: a
+  // step dispatched ahead that may have started on a lost agent, dispatched again
+  running: ['queued', 'running', 'success', 'failed', 'cancelled', 'timeout'],
   success: [],
   failed: [],
   cancelled: [],

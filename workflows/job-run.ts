@@ -71,7 +71,11 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
    * Steps dispatched ahead, by index: on the agent, each waits for the attempt before it to succeed.
    * At most two: the step after the one being decided (running, or waiting), and the one after that.
    */
-  const ahead = new Map<number, { outcome: Promise<RunStepResult>; scope: CancellationScope }>();
+  const ahead = new Map<number, Ahead>();
+  /** Counts step dispatches: each has its own id, which a step dispatched after it names. */
+  let dispatches = 0;
+  /** Steps dispatched ahead to an agent that was lost: they may have started there. */
+  const mayHaveStarted = new Set<number>();
   let jobEnv: Record<string, string> = {};
   const context = (env: Record<string, string>) =>
     expressionContext(facts, {
@@ -83,11 +87,13 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       status: { success: !failedReason, failure: !!failedReason, cancelled: false },
     });
 
+  /** A step that will not run is skipped, or cancelled when it may have started on a lost agent. */
+  const notRun = (i: number, status: 'skipped' | 'cancelled') => (mayHaveStarted.has(i) ? 'cancelled' : status);
   const finishRemaining = async (status: 'skipped' | 'cancelled') => {
     for (let i = 0; i < job.steps.length; i++) {
       if (stepStatus[i] === 'pending' || stepStatus[i] === 'queued' || stepStatus[i] === 'running') {
-        await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status });
-        stepStatus[i] = status;
+        await control.recordStepStatus({ stepRunId: input.stepRunIds[i], status: notRun(i, status) });
+        stepStatus[i] = notRun(i, status);
       }
     }
   };
@@ -143,9 +149,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 
       const prepared = prepareStep(step, jobEnv, context);
       if (prepared.kind === 'skip') {
-        await control.recordStepStatus({ stepRunId, status: 'skipped' });
-        stepStatus[i] = 'skipped';
-        stepState[step.name] = { outputs: {}, status: 'skipped' };
+        await control.recordStepStatus({ stepRunId, status: notRun(i, 'skipped') });
+        stepStatus[i] = notRun(i, 'skipped');
+        stepState[step.name] = { outputs: {}, status: notRun(i, 'skipped') };
         continue;
       }
       let result: RunStepResult | undefined;
@@ -156,7 +162,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // eslint-disable-next-line no-restricted-properties
       const remaining = deadline - Date.now();
       const stepTimeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
-      const cutByDeadline = remaining < stepTimeoutMs;
+      let cutByDeadline = remaining < stepTimeoutMs;
       if (!result && !early && remaining <= 0) {
         await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
         result = { status: 'timeout', exitCode: null, outputs: {}, reason: 'timeout', message: 'the job ran out of time before this step', lines: 0 };
@@ -171,6 +177,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             early = undefined;
             if ('failure' in taken) throw taken.failure;
             outcome = taken.result;
+            cutByDeadline = !!outcome.deadlineCut;
           } else {
             // Queued: dispatched to the agent's queue; the agent itself reports running and the end
             // (and, when the step before succeeded there, it has queued this one already).
@@ -178,13 +185,16 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             stepStatus[i] = 'running';
             // eslint-disable-next-line no-restricted-properties
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
-            const running = dispatchStep(i, runnable, attempt, timeoutMs);
-            dispatchAhead(i, attempt, timeoutMs);
+            cutByDeadline = timeoutMs < stepTimeoutMs;
+            const dispatchId = ++dispatches;
+            const running = dispatchStep(i, runnable, attempt, timeoutMs, dispatchId);
+            dispatchAhead(i, { stepRunId, attempt, dispatchId, timeoutMs });
             outcome = await running;
           }
         } catch (err) {
-          await dropAhead();
+          const dropped = await dropAhead();
           if (!isAgentLost(err)) throw err;
+          for (const index of dropped) mayHaveStarted.add(index);
           if (lostQueues.length >= AGENT_LOST_REDISPATCHES) {
             result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: 'agent lost', lines: 0 };
             failedReason = 'agent lost';
@@ -197,8 +207,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         }
         // Not succeeded: the step ahead will not start, let it go. Succeeded: the step ahead runs on
         // the agent now, and the one after it is dispatched to wait for it in turn.
+        const next = ahead.get(i + 1);
         if (outcome.status !== 'success') await dropAhead();
-        else if (ahead.has(i + 1)) dispatchAhead(i + 1, 1, job.steps[i + 1].timeoutMs ?? stepTimeouts.defaultMs);
+        else if (next && next.state !== 'over') dispatchAhead(i + 1, { stepRunId: input.stepRunIds[i + 1], attempt: 1, dispatchId: next.dispatchId, timeoutMs: next.timeoutMs });
         if (outcome.status === 'success' || outcome.status === 'cancelled' || attempt === maxAttempts) result = outcome;
         else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
@@ -250,7 +261,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     run: { step: CompiledStep; env: Record<string, string> },
     attempt: number,
     timeoutMs: number,
-    after?: { stepRunId: string; attempt: number; timeoutMs: number },
+    dispatchId: number,
+    after?: Dispatched,
     endsWithinMs?: number,
   ) {
     if (!agent) throw ApplicationFailure.nonRetryable('a step was dispatched before the job had an agent');
@@ -258,7 +270,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const steps = proxyActivities<StepActivities>({
       taskQueue: agent.taskQueue,
       // A step dispatched ahead may first wait out the whole step before it.
-      startToCloseTimeout: (after?.timeoutMs ?? 0) + timeoutMs + STEP_TIMEOUT_MARGIN_MS,
+      startToCloseTimeout: (after ? after.timeoutMs + STEP_TIMEOUT_MARGIN_MS : 0) + timeoutMs + STEP_TIMEOUT_MARGIN_MS,
       scheduleToStartTimeout: stepTimeouts.scheduleToStartMs,
       heartbeatTimeout: stepTimeouts.heartbeatMs,
       retry: { maximumAttempts: 1 },
@@ -280,21 +292,23 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // already failed (then `success()` is false).
       queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
       lastStep: i === job.steps.length - 1,
-      ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt } } : {}),
+      dispatchId,
+      ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt, dispatchId: after.dispatchId } } : {}),
       ...(endsWithinMs !== undefined ? { endsWithinMs } : {}),
     });
   }
 
   /**
-   * While attempt `attempt` of step `i` runs (or waits on the agent), dispatches step i+1 too when
-   * it is sure to run as it is should that attempt succeed: no `when` of its own, nothing failed,
-   * and nothing in it reads `steps` (what that attempt is yet to produce; the rest of what its
-   * expressions read is the same then as now). The agent starts it the moment that attempt
-   * succeeds (or tells it did not start), so a step costs no Temporal round trip of its own.
+   * While `before` (a dispatch of step `i`) runs or waits on the agent, dispatches step i+1 too when
+   * it is sure to run as it is should that dispatch succeed: no `when` of its own, nothing failed,
+   * and nothing in it reads `steps` (what that dispatch is yet to produce; the rest of what its
+   * expressions read is the same then as now). The agent starts it the moment that dispatch
+   * succeeds (or tells it did not start), so a step costs no Temporal round trip of its own. Only
+   * agents that say they wait for `after` get such a step: an older one would start it at once.
    */
-  function dispatchAhead(i: number, attempt: number, timeoutMs: number) {
+  function dispatchAhead(i: number, before: Dispatched) {
     const next = job.steps[i + 1];
-    if (!next || next.when || failedReason || paused) return;
+    if (!next || next.when || failedReason || paused || ahead.has(i + 1) || !agent?.runsAhead) return;
     let readsSteps = false;
     const prepared = prepareStep(next, jobEnv, (env) => {
       const ctx = context(env);
@@ -307,18 +321,25 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       };
     });
     if (readsSteps || prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
-    const nextTimeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
+    const timeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
+    // The job's deadline counts the wait too: the agent cuts the step's timeout to what is left.
     // eslint-disable-next-line no-restricted-properties
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
     const scope = new CancellationScope();
-    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, Math.min(nextTimeoutMs, endsWithinMs ?? Infinity), { stepRunId: input.stepRunIds[i], attempt, timeoutMs }, endsWithinMs));
-    outcome.catch(() => undefined); // observed where it is taken or dropped
-    ahead.set(i + 1, { outcome, scope });
+    const dispatchId = ++dispatches;
+    const entry: Ahead = { dispatchId, timeoutMs, scope, state: 'waiting', outcome: undefined as never };
+    entry.outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
+    entry.outcome.then(
+      (result) => void (entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over'),
+      () => void (entry.state = 'over'),
+    );
+    ahead.set(i + 1, entry);
   }
 
   /**
    * Step `i`, if it was dispatched ahead, once its agent is done with it: its result or failure
-   * (taken as its first attempt), or undefined when it did not start (then it is dispatched as usual).
+   * (taken as its first attempt), or undefined when it did not start. Then it is dispatched as
+   * usual, and whatever was dispatched after it is let go first.
    */
   async function takeAhead(i: number): Promise<{ result: RunStepResult } | { failure: unknown } | undefined> {
     const taken = ahead.get(i);
@@ -328,20 +349,26 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       (failure: unknown) => ({ failure }),
     );
     ahead.delete(i);
-    return 'result' in settled && settled.result.notStarted ? undefined : settled;
+    if (!('result' in settled && settled.result.notStarted)) return settled;
+    await dropAhead();
+    return undefined;
   }
 
-  /** Cancels the steps dispatched ahead, and waits until their agent has let them go. */
-  async function dropAhead() {
-    const dropped = [...ahead.values()];
+  /**
+   * Cancels the steps dispatched ahead, and waits until their agent has let them go. Says which of
+   * them may have started (they did not come back as not started).
+   */
+  async function dropAhead(): Promise<number[]> {
+    const dropped = [...ahead];
     ahead.clear();
-    for (const { scope } of dropped) scope.cancel();
-    await CancellationScope.nonCancellable(() => Promise.all(dropped.map(({ outcome }) => outcome.catch(() => undefined))));
+    for (const [, { scope }] of dropped) scope.cancel();
+    const results = await CancellationScope.nonCancellable(() => Promise.all(dropped.map(([, { outcome }]) => outcome.catch(() => undefined))));
+    return dropped.filter((_, n) => !results[n]?.notStarted).map(([index]) => index);
   }
 
   /** Moves the job to another agent (its workspace so far stays behind with the old one). */
   async function redispatch(reason: string): Promise<AcquiredAgent> {
-    await dropAhead();
+    for (const index of await dropAhead()) mayHaveStarted.add(index);
     lostQueues.push(heldAgent?.taskQueue ?? '');
     await control.recordJobStatus({ jobRunId, status: 'queued', reason });
     const next = await pool.acquireAgent({ jobRunId, selector: job.agentSelector, excludeTaskQueues: lostQueues });
@@ -361,6 +388,23 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await sleep(ms);
     await condition(() => !paused);
   }
+}
+
+/** A dispatch of a step: what a step dispatched after it waits for, and the time it may take. */
+interface Dispatched {
+  stepRunId: string;
+  attempt: number;
+  dispatchId: number;
+  timeoutMs: number;
+}
+
+interface Ahead {
+  dispatchId: number;
+  timeoutMs: number;
+  outcome: Promise<RunStepResult>;
+  scope: CancellationScope;
+  /** Over: it did not start, or did not succeed; a step dispatched after it would wait in vain. */
+  state: 'waiting' | 'succeeded' | 'over';
 }
 
 function isAgentLost(err: unknown): boolean {

@@ -6,6 +6,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyLocalActivities,
   setHandler,
   startChild,
@@ -21,6 +22,8 @@ import { sendNotifications } from './notify';
 import type { NotifyOutcome } from './notify';
 
 export const RUN_STATUS_ATTRIBUTE = RUN_SEARCH_ATTRIBUTES.runStatus;
+/** Histories from before a pause was recorded ahead of forwarding it replay without it. */
+const PAUSE_RECORDED_FIRST_PATCH = 'pause-recorded-before-forwarding';
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
@@ -63,6 +66,13 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   setHandler(pauseSignal, async (req) => {
     if (paused || status !== 'running') return;
     paused = true;
+    // Recorded before the jobs hear of it: a step dispatched ahead starts only while the run's
+    // status is running, so none starts once a job has paused.
+    if (patched(PAUSE_RECORDED_FIRST_PATCH)) {
+      await setStatus('paused', req?.reason);
+      await forward(pauseSignal);
+      return;
+    }
     await forward(pauseSignal);
     await setStatus('paused', req?.reason);
   });

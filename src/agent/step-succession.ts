@@ -2,10 +2,15 @@
 // one step ahead). On the agent, that next step waits here for the end of the attempt before it, so
 // that it starts the moment that attempt succeeds, with no Temporal round trip in between.
 
-/** One attempt of a step: what a step dispatched ahead waits for. */
+/**
+ * One dispatch of one attempt of a step: what a step dispatched ahead waits for. An attempt that
+ * was dispatched ahead and did not start is dispatched again, as another dispatch.
+ */
 export interface StepAttempt {
   stepRunId: string;
   attempt: number;
+  /** Unique within the job (the workflow counts its dispatches). */
+  dispatchId: number;
 }
 
 /** How the attempt before a waiting step ended, for that step. */
@@ -18,13 +23,11 @@ export interface StepSuccessions {
   began(attempt: StepAttempt): void;
   /** Whether a step waits for this attempt's end right now (then the end also records it running). */
   awaited(attempt: StepAttempt): boolean;
-  /** The attempt is over: `succeeded` lets the step waiting for it start; `nextRunning` says its running is recorded. */
-  ended(attempt: StepAttempt, succeeded: boolean, nextRunning?: boolean): void;
   /**
-   * The attempt was dispatched ahead and did not start: the step waiting for it does not start
-   * either, and nothing is remembered (the same attempt is dispatched again, as usual).
+   * The attempt is over (or did not start): `succeeded` lets the step waiting for it start;
+   * `nextRunning` says its running is recorded.
    */
-  abandoned(attempt: StepAttempt): void;
+  ended(attempt: StepAttempt, succeeded: boolean, nextRunning?: boolean): void;
   /**
    * Waits for the attempt's end. An attempt this agent has not seen begin within `unseenMs` is not
    * coming here (it went elsewhere, or was never dispatched): the wait ends then, so a step waiting
@@ -35,7 +38,8 @@ export interface StepSuccessions {
 
 interface Entry {
   seen: boolean;
-  waiting: boolean;
+  /** Steps waiting for this attempt right now. */
+  waiting: number;
   outcome?: Succession;
   settle: (outcome: Succession) => void;
   settled: Promise<Succession>;
@@ -47,13 +51,13 @@ const REMEMBER_ENDED_MS = 10 * 60_000;
 
 export function createStepSuccessions(now: () => number = Date.now): StepSuccessions {
   const entries = new Map<string, Entry>();
-  const keyOf = (a: StepAttempt) => `${a.stepRunId}#${a.attempt}`;
+  const keyOf = (a: StepAttempt) => `${a.stepRunId}#${a.attempt}#${a.dispatchId}`;
   const entryFor = (key: string): Entry => {
     let entry = entries.get(key);
     if (!entry) {
       let settle!: (outcome: Succession) => void;
       const settled = new Promise<Succession>((resolve) => (settle = resolve));
-      entry = { seen: false, waiting: false, settle, settled };
+      entry = { seen: false, waiting: 0, settle, settled };
       entries.set(key, entry);
     }
     return entry;
@@ -68,7 +72,7 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       entryFor(keyOf(attempt)).seen = true;
     },
     awaited(attempt) {
-      return entries.get(keyOf(attempt))?.waiting ?? false;
+      return (entries.get(keyOf(attempt))?.waiting ?? 0) > 0;
     },
     ended(attempt, succeeded, nextRunning = false) {
       const entry = entryFor(keyOf(attempt));
@@ -79,19 +83,11 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       entry.outcome = succeeded ? { go: true, runningRecorded: false } : { go: false, reason: 'predecessor_unsuccessful' };
       entry.settle(succeeded ? { go: true, runningRecorded: nextRunning } : entry.outcome);
     },
-    abandoned(attempt) {
-      const key = keyOf(attempt);
-      entries.get(key)?.settle({ go: false, reason: 'predecessor_unsuccessful' });
-      entries.delete(key);
-    },
     async waitFor(attempt, cancelled, unseenMs) {
       const key = keyOf(attempt);
       const entry = entryFor(key);
-      if (entry.outcome) {
-        entries.delete(key);
-        return entry.outcome;
-      }
-      entry.waiting = true;
+      if (entry.outcome) return entry.outcome; // remembered until forgotten: asking twice gets the same answer
+      entry.waiting++;
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
       const unseen = new Promise<Succession>((resolve) => {
@@ -108,7 +104,9 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       } finally {
         clearTimeout(timer);
         cancelled.removeEventListener('abort', onAbort!);
-        entries.delete(key);
+        entry.waiting--;
+        if (!entry.seen) entries.delete(key); // the attempt never came here: nothing to remember
+
       }
     },
   };

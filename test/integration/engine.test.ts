@@ -77,7 +77,10 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
   }
 
   it('pauses: the running step finishes, the next waits, then resume ends in success', async () => {
-    const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 2; echo a' }, { name: 'b', run: 'echo b' }] }] });
+    const ran = join(tempDir('pause'), 'ran');
+    const { pipelineId, runId } = await start({
+      jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 2; echo a' }, { name: 'b', run: `echo b >> '${ran}'` }, { name: 'c', run: `echo c >> '${ran}'` }] }],
+    });
     await until('step a running', async () => steps(await run(runId))[0].status === 'running');
     const paused = await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/pause`, { reason: 'hold', operator: 'ops' });
     expect(paused.status).toBe(200);
@@ -92,14 +95,18 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/resume`, {})).status).toBe(200);
     const done = await sys.waitForRun(runId);
     expect(done.status).toBe('success');
-    expect(steps(done).map((s: any) => s.status)).toEqual(['success', 'success']);
+    expect(steps(done).map((s: any) => s.status)).toEqual(['success', 'success', 'success']);
     // b was dispatched ahead with a, and the pause kept it from starting when a ended: it ran only
-    // once dispatched again after the resume.
-    expect((await stepActivities(runId, done.stages[0].jobs[0].jobRunId)).map((d) => [d.step, d.result?.notStarted ?? d.result?.status])).toEqual([
+    // once dispatched again after the resume. Whatever was dispatched after the refused b was let
+    // go without running: each step ran once.
+    const dispatched = await stepActivities(runId, done.stages[0].jobs[0].jobRunId);
+    expect(dispatched.filter((d) => !d.result?.notStarted).map((d) => [d.step, d.result?.status])).toEqual([
       ['a', 'success'],
-      ['b', 'refused'],
       ['b', 'success'],
+      ['c', 'success'],
     ]);
+    expect(dispatched.find((d) => d.step === 'b')!.result).toMatchObject({ notStarted: 'refused' });
+    expect(readFileSync(ran, 'utf8')).toBe('b\nc\n');
     expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/resume`, {})).status).toBe(409);
     expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})).status).toBe(409);
     await record(done, 'pause-resume');
@@ -142,6 +149,26 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect(b.reason).toMatch(/job timed out/);
     expect(b.steps.map((s: any) => s.status)).toEqual(['success', 'timeout', 'skipped']);
     await record(done, 'timeouts');
+  });
+
+  it('tells a step dispatched ahead that timed out on its own from one the job\'s deadline ended', async () => {
+    // b waits ~1 s for a, then has its own 3 s: it ends at ~4 s, the job's 5.5 s not yet up. Only the
+    // last 1.5 s of the job are left then, less than b's own timeout: that is not the job timing out.
+    const { runId } = await start({
+      jobs: [{ name: 'j', timeout: '5500ms', steps: [{ name: 'a', run: 'sleep 1' }, { name: 'b', timeout: '3s', continueOnError: true, run: 'sleep 30' }] }],
+    });
+    const done = await sys.waitForRun(runId, undefined, 30_000);
+    const job = done.stages[0].jobs[0];
+    expect(job.steps.map((s: any) => [s.name, s.status])).toEqual([
+      ['a', 'success'],
+      ['b', 'timeout'],
+    ]);
+    expect([done.status, job.status, job.reason ?? null]).toEqual(['partial', 'success', null]);
+    const dispatched = await stepActivities(runId, job.jobRunId);
+    expect(dispatched.map((d) => [d.step, d.after !== undefined, d.result?.deadlineCut])).toEqual([
+      ['a', false, undefined],
+      ['b', true, undefined],
+    ]);
   });
 
   it('retries a step with its delay, and continueOnError gives partial', async () => {

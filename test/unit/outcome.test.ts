@@ -22,4 +22,9 @@ describe('status transitions', () => {
     for (const to of ['running', 'success', 'failed']) expect(allowedFrom('run', to)).not.toContain('success');
     expect(allowedFrom('step', 'running')).toEqual(expect.arrayContaining(['pending', 'queued', 'running']));
   });
+
+  it('queues a job or a step again after its agent was lost, never a step that ended', () => {
+    expect(allowedFrom('job', 'queued')).toContain('running');
+    expect(allowedFrom('step', 'queued').sort()).toEqual(['pending', 'running']);
+  });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStepSuccessions } from '../../src/agent/step-succession';
 
-const a1 = { stepRunId: 'step_a', attempt: 1 };
+const a1 = { stepRunId: 'step_a', attempt: 1, dispatchId: 1 };
 const never = new AbortController().signal;
 
 describe('step successions', () => {
@@ -30,7 +30,7 @@ describe('step successions', () => {
     s.began(a1);
     s.ended(a1, true, false);
     expect(await s.waitFor(a1, never, 1000)).toEqual({ go: true, runningRecorded: false });
-    const failed = { stepRunId: 'step_b', attempt: 2 };
+    const failed = { stepRunId: 'step_b', attempt: 2, dispatchId: 3 };
     s.began(failed);
     s.ended(failed, false);
     expect(await s.waitFor(failed, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
@@ -40,7 +40,7 @@ describe('step successions', () => {
     const s = createStepSuccessions();
     s.began(a1);
     s.ended(a1, false);
-    const a2 = { stepRunId: 'step_a', attempt: 2 };
+    const a2 = { stepRunId: 'step_a', attempt: 2, dispatchId: 2 };
     s.began(a2);
     const waiting = s.waitFor(a2, never, 1000);
     s.ended(a2, true, true);
@@ -73,20 +73,23 @@ describe('step successions', () => {
     expect(await waiting).toEqual({ go: false, reason: 'cancelled' });
     const already = new AbortController();
     already.abort();
-    expect(await s.waitFor({ stepRunId: 'x', attempt: 1 }, already.signal, 1000)).toEqual({ go: false, reason: 'cancelled' });
+    expect(await s.waitFor({ stepRunId: 'x', attempt: 1, dispatchId: 9 }, already.signal, 1000)).toEqual({ go: false, reason: 'cancelled' });
   });
 
-  it('passes an abandoned attempt on, and forgets it so that the same attempt can run again', async () => {
+  it('tells dispatches of one attempt apart: one that did not start never lets the next one\'s successor go', async () => {
     const s = createStepSuccessions();
+    // Dispatched ahead and refused (a pause got there first): its successor is told at once, even late.
     s.began(a1);
-    const waiting = s.waitFor(a1, never, 1000);
-    s.abandoned(a1);
-    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
-    // Dispatched again as usual: a step waiting on it now waits for that run.
-    s.began(a1);
-    const again = s.waitFor(a1, never, 1000);
-    s.ended(a1, true, true);
-    expect(await again).toEqual({ go: true, runningRecorded: true });
+    const early = s.waitFor(a1, never, 1000);
+    s.ended(a1, false);
+    expect(await early).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+    expect(await s.waitFor(a1, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+    // The same attempt dispatched again is another dispatch: only its own successor waits for it.
+    const again = { ...a1, dispatchId: 2 };
+    s.began(again);
+    const next = s.waitFor(again, never, 1000);
+    s.ended(again, true, true);
+    expect(await next).toEqual({ go: true, runningRecorded: true });
   });
 
   it('forgets ended attempts after a while', async () => {
@@ -95,7 +98,7 @@ describe('step successions', () => {
     s.began(a1);
     s.ended(a1, true);
     now = 11 * 60_000;
-    s.began({ stepRunId: 'other', attempt: 1 }); // sweeps
+    s.began({ stepRunId: 'other', attempt: 1, dispatchId: 9 }); // sweeps
     expect(await s.waitFor(a1, never, 20)).toEqual({ go: false, reason: 'predecessor_not_here' });
   });
 });
