@@ -60,8 +60,8 @@ export interface RunStepInput {
    * counts against it): the step's own timeout is cut to what is left once it may start.
    */
   endsWithinMs?: number;
-  /** This dispatch of the step, unique within its job: what a step dispatched after it names. */
-  dispatchId?: number;
+  /** This dispatch of the step, unique to its workflow run: what a step dispatched after it names. */
+  dispatchId?: string;
 }
 
 type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs' | 'dispatchId'>;
@@ -81,15 +81,20 @@ export interface RunStepResult {
   nextQueued?: boolean;
   /** The agent freed the job's slot (the job's last step, final). */
   released?: boolean;
-  /** A step dispatched ahead that did not start, and why: nothing was recorded or run. */
+  /** A step dispatched ahead that did not start, and why: nothing was run. */
   notStarted?: string;
+  /** …though the end before it had recorded it running (it was let go at that moment). */
+  runningRecorded?: boolean;
   /** A timeout that the job's deadline set (`endsWithinMs`), not the step's own. */
   deadlineCut?: boolean;
 }
 
 /** A step dispatched ahead that is not to start (see RunStepInput.after). */
 class NotStarted extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly runningRecorded = false,
+  ) {
     super(`not started: ${reason}`);
   }
 }
@@ -171,7 +176,7 @@ export function createStepActivities(deps: StepActivityDeps) {
 
     async runStep(input: RunStepInput): Promise<RunStepResult> {
       const reporter = { agentId: deps.agentId };
-      const self = { stepRunId: input.stepRunId, attempt: input.attempt, dispatchId: input.dispatchId ?? 0 };
+      const self = { stepRunId: input.stepRunId, attempt: input.attempt, dispatchId: input.dispatchId ?? '' };
       const arrived = Date.now();
       deps.successions.began(self);
       let succeeded = false;
@@ -194,7 +199,7 @@ export function createStepActivities(deps: StepActivityDeps) {
           result = await execute(step, deps.logSink, running, !!input.after);
         } catch (err) {
           if (!(err instanceof NotStarted)) throw err;
-          return { status: 'cancelled', exitCode: null, outputs: {}, lines: 0, notStarted: err.reason };
+          return { status: 'cancelled', exitCode: null, outputs: {}, lines: 0, notStarted: err.reason, ...(err.runningRecorded ? { runningRecorded: true } : {}) };
         }
         // Ended by the job's deadline rather than its own timeout: the workflow tells the job timed out.
         if (result.status === 'timeout' && step.timeoutMs < input.timeoutMs) result.deadlineCut = true;
@@ -232,9 +237,9 @@ export function createStepActivities(deps: StepActivityDeps) {
    */
   async function startAfter(before: StepAttempt, stepRunId: string, reporter: { agentId: string }, timeLeft: () => boolean): Promise<void> {
     const succession = await deps.successions.waitFor(before, Context.current().cancellationSignal, AHEAD_UNSEEN_MS);
-    if (!succession.go) throw new NotStarted(succession.reason);
+    if (!succession.go) throw new NotStarted(succession.reason, succession.runningRecorded);
     // Out of time: not started, so that the workflow records the job's timeout as it does for any step.
-    if (!timeLeft()) throw new NotStarted('out_of_time');
+    if (!timeLeft()) throw new NotStarted('out_of_time', succession.runningRecorded);
     if (succession.runningRecorded) return;
     // Paused or stopped meanwhile, or no longer this agent's job: the workflow decides what is next.
     if (!(await deps.transitions.recordStepStartedAhead(stepRunId, reporter))) throw new NotStarted('refused');
@@ -253,8 +258,10 @@ export function createStepActivities(deps: StepActivityDeps) {
       const cwd = insideWorkspace(workspace, input.step.workingDirectory);
       const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
       // The workspace, the log and the step's `running` (which refuses a job this agent does not
-      // hold) are made ready at once; every outcome is observed, and a refusal stops it all.
-      const preparing = mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
+      // hold) are made ready at once; every outcome is observed, and a refusal stops it all. A step
+      // waiting its turn leaves the workspace alone until then: the step before still works in it.
+      const prepare = () => mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
+      const preparing = beatNow && mayStart ? mayStart.then(prepare) : prepare();
       const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
       const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
       const failed = [started, prepared, opened].find((r) => r.status === 'rejected');

@@ -13,6 +13,7 @@ import {
   proxyLocalActivities,
   setHandler,
   sleep,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { TimeoutType } from '@temporalio/common';
 import type { AgentPoolActivities, AcquiredAgent } from '../activities/agent-pool';
@@ -72,9 +73,16 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
    * At most two: the step after the one being decided (running, or waiting), and the one after that.
    */
   const ahead = new Map<number, Ahead>();
-  /** Counts step dispatches: each has its own id, which a step dispatched after it names. */
+  /**
+   * Each step dispatch has its own id, which a step dispatched after it names: counted, and unique
+   * to this run of the workflow (a reset one counts anew, under another run id).
+   */
   let dispatches = 0;
-  /** Steps dispatched ahead to an agent that was lost: they may have started there. */
+  const nextDispatchId = () => `${workflowInfo().runId}:${++dispatches}`;
+  /**
+   * Steps dispatched ahead that may show running without having run to an end: let go after their
+   * agent was lost, or just as the end before them recorded them running.
+   */
   const mayHaveStarted = new Set<number>();
   let jobEnv: Record<string, string> = {};
   const context = (env: Record<string, string>) =>
@@ -87,7 +95,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       status: { success: !failedReason, failure: !!failedReason, cancelled: false },
     });
 
-  /** A step that will not run is skipped, or cancelled when it may have started on a lost agent. */
+  /** A step that will not run is skipped, or cancelled when it may show running (see mayHaveStarted). */
   const notRun = (i: number, status: 'skipped' | 'cancelled') => (mayHaveStarted.has(i) ? 'cancelled' : status);
   const finishRemaining = async (status: 'skipped' | 'cancelled') => {
     for (let i = 0; i < job.steps.length; i++) {
@@ -185,8 +193,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             stepStatus[i] = 'running';
             // eslint-disable-next-line no-restricted-properties
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
-            cutByDeadline = timeoutMs < stepTimeoutMs;
-            const dispatchId = ++dispatches;
+            const dispatchId = nextDispatchId();
             const running = dispatchStep(i, runnable, attempt, timeoutMs, dispatchId);
             dispatchAhead(i, { stepRunId, attempt, dispatchId, timeoutMs });
             outcome = await running;
@@ -261,7 +268,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     run: { step: CompiledStep; env: Record<string, string> },
     attempt: number,
     timeoutMs: number,
-    dispatchId: number,
+    dispatchId: string,
     after?: Dispatched,
     endsWithinMs?: number,
   ) {
@@ -326,7 +333,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // eslint-disable-next-line no-restricted-properties
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
     const scope = new CancellationScope();
-    const dispatchId = ++dispatches;
+    const dispatchId = nextDispatchId();
     const entry: Ahead = { dispatchId, timeoutMs, scope, state: 'waiting', outcome: undefined as never };
     entry.outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
     entry.outcome.then(
@@ -350,6 +357,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     );
     ahead.delete(i);
     if (!('result' in settled && settled.result.notStarted)) return settled;
+    if (settled.result.runningRecorded) mayHaveStarted.add(i); // it shows running, though it did not run
     await dropAhead();
     return undefined;
   }
@@ -363,7 +371,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     ahead.clear();
     for (const [, { scope }] of dropped) scope.cancel();
     const results = await CancellationScope.nonCancellable(() => Promise.all(dropped.map(([, { outcome }]) => outcome.catch(() => undefined))));
-    return dropped.filter((_, n) => !results[n]?.notStarted).map(([index]) => index);
+    return dropped.filter((_, n) => !results[n]?.notStarted || results[n]?.runningRecorded).map(([index]) => index);
   }
 
   /** Moves the job to another agent (its workspace so far stays behind with the old one). */
@@ -394,12 +402,12 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 interface Dispatched {
   stepRunId: string;
   attempt: number;
-  dispatchId: number;
+  dispatchId: string;
   timeoutMs: number;
 }
 
 interface Ahead {
-  dispatchId: number;
+  dispatchId: string;
   timeoutMs: number;
   outcome: Promise<RunStepResult>;
   scope: CancellationScope;

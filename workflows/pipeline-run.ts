@@ -70,7 +70,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     // status is running, so none starts once a job has paused.
     if (patched(PAUSE_RECORDED_FIRST_PATCH)) {
       await setStatus('paused', req?.reason);
-      await forward(pauseSignal);
+      if (paused) await forward(pauseSignal); // unless a resume came in meanwhile (it told the jobs nothing)
       return;
     }
     await forward(pauseSignal);
@@ -79,6 +79,12 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   setHandler(resumeSignal, async (req) => {
     if (!paused) return;
     paused = false;
+    // Recorded first too: a step dispatched ahead right after the resume is not refused.
+    if (patched(PAUSE_RECORDED_FIRST_PATCH)) {
+      await setStatus('running', req?.reason);
+      if (!paused) await forward(resumeSignal); // unless a pause came in meanwhile
+      return;
+    }
     await forward(resumeSignal);
     await setStatus('running', req?.reason);
   });

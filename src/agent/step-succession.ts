@@ -1,6 +1,6 @@
 // A job's next step may be dispatched while the step before it still runs (the job workflow runs
-// one step ahead). On the agent, that next step waits here for the end of the attempt before it, so
-// that it starts the moment that attempt succeeds, with no Temporal round trip in between.
+// one step ahead). On the agent, that next step waits here for the end of the dispatch before it,
+// so that it starts the moment that dispatch succeeds, with no Temporal round trip in between.
 
 /**
  * One dispatch of one attempt of a step: what a step dispatched ahead waits for. An attempt that
@@ -9,28 +9,28 @@
 export interface StepAttempt {
   stepRunId: string;
   attempt: number;
-  /** Unique within the job (the workflow counts its dispatches). */
-  dispatchId: number;
+  /** Unique to the workflow run that dispatched it (a reset run counts anew). */
+  dispatchId: string;
 }
 
-/** How the attempt before a waiting step ended, for that step. */
+/** How the dispatch before a waiting step ended, for that step. */
 export type Succession =
   | { go: true; runningRecorded: boolean }
-  | { go: false; reason: 'predecessor_unsuccessful' | 'predecessor_not_here' | 'cancelled' };
+  | { go: false; reason: 'predecessor_unsuccessful' | 'predecessor_not_here' | 'cancelled'; runningRecorded?: boolean };
 
 export interface StepSuccessions {
-  /** The attempt has started on this agent: a step waiting for it waits for its end. */
+  /** The dispatch has started on this agent: a step waiting for it waits for its end. */
   began(attempt: StepAttempt): void;
-  /** Whether a step waits for this attempt's end right now (then the end also records it running). */
+  /** Whether a step waits for this dispatch's end right now (then the end also records it running). */
   awaited(attempt: StepAttempt): boolean;
   /**
-   * The attempt is over (or did not start): `succeeded` lets the step waiting for it start;
-   * `nextRunning` says its running is recorded.
+   * The dispatch is over (or did not start): `succeeded` lets the step waiting for it start;
+   * `nextRunning` says that step's running is recorded.
    */
   ended(attempt: StepAttempt, succeeded: boolean, nextRunning?: boolean): void;
   /**
-   * Waits for the attempt's end. An attempt this agent has not seen begin within `unseenMs` is not
-   * coming here (it went elsewhere, or was never dispatched): the wait ends then, so a step waiting
+   * Waits for the dispatch's end. A dispatch this agent has not seen begin within `unseenMs` is
+   * not coming here (it went elsewhere, or was never made): the wait ends then, so a step waiting
    * ahead never holds an activity slot its predecessor needs.
    */
   waitFor(attempt: StepAttempt, cancelled: AbortSignal, unseenMs: number): Promise<Succession>;
@@ -38,33 +38,32 @@ export interface StepSuccessions {
 
 interface Entry {
   seen: boolean;
-  /** Steps waiting for this attempt right now. */
-  waiting: number;
-  outcome?: Succession;
-  settle: (outcome: Succession) => void;
-  settled: Promise<Succession>;
-  endedAt?: number;
+  /** The steps waiting for this dispatch right now. */
+  waiters: Array<(succession: Succession) => void>;
+  /** Set once it ended: what a step asking later is told. */
+  outcome?: { succeeded: boolean; nextRunning: boolean };
 }
 
-/** An ended attempt is remembered this long, for a step dispatched ahead that reaches the agent late. */
-const REMEMBER_ENDED_MS = 10 * 60_000;
+/** An ended dispatch is remembered this long, for a step dispatched ahead that reaches the agent late. */
+const REMEMBER_ENDED_MS = 2 * 60_000;
 
 export function createStepSuccessions(now: () => number = Date.now): StepSuccessions {
   const entries = new Map<string, Entry>();
-  const keyOf = (a: StepAttempt) => `${a.stepRunId}#${a.attempt}#${a.dispatchId}`;
+  /** Ended dispatches, oldest first: forgetting them costs nothing per step. */
+  const endedOrder: Array<{ key: string; at: number }> = [];
+  const keyOf = (a: StepAttempt) => `${a.dispatchId}/${a.stepRunId}#${a.attempt}`;
   const entryFor = (key: string): Entry => {
     let entry = entries.get(key);
-    if (!entry) {
-      let settle!: (outcome: Succession) => void;
-      const settled = new Promise<Succession>((resolve) => (settle = resolve));
-      entry = { seen: false, waiting: 0, settle, settled };
-      entries.set(key, entry);
-    }
+    if (!entry) entries.set(key, (entry = { seen: false, waiters: [] }));
     return entry;
   };
   const forgetOld = () => {
-    for (const [key, entry] of entries) if (entry.endedAt !== undefined && now() - entry.endedAt > REMEMBER_ENDED_MS) entries.delete(key);
+    while (endedOrder.length > 0 && now() - endedOrder[0].at > REMEMBER_ENDED_MS) entries.delete(endedOrder.shift()!.key);
   };
+  const outcomeOf = (entry: Entry) => entry.outcome; // read anew after a wait
+  /** A late asker records its own running: the end was written without it. */
+  const answerLater = (outcome: NonNullable<Entry['outcome']>): Succession =>
+    outcome.succeeded ? { go: true, runningRecorded: false } : { go: false, reason: 'predecessor_unsuccessful' };
 
   return {
     began(attempt) {
@@ -72,42 +71,41 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       entryFor(keyOf(attempt)).seen = true;
     },
     awaited(attempt) {
-      return (entries.get(keyOf(attempt))?.waiting ?? 0) > 0;
+      return (entries.get(keyOf(attempt))?.waiters.length ?? 0) > 0;
     },
     ended(attempt, succeeded, nextRunning = false) {
-      const entry = entryFor(keyOf(attempt));
+      const key = keyOf(attempt);
+      const entry = entryFor(key);
       if (entry.outcome) return;
       entry.seen = true;
-      entry.endedAt = now();
-      // A waiter that arrives later records its own running (nextRunning was decided without it).
-      entry.outcome = succeeded ? { go: true, runningRecorded: false } : { go: false, reason: 'predecessor_unsuccessful' };
-      entry.settle(succeeded ? { go: true, runningRecorded: nextRunning } : entry.outcome);
+      entry.outcome = { succeeded, nextRunning };
+      endedOrder.push({ key, at: now() });
+      const answer: Succession = succeeded ? { go: true, runningRecorded: nextRunning } : { go: false, reason: 'predecessor_unsuccessful' };
+      for (const waiter of entry.waiters.splice(0)) waiter(answer);
     },
     async waitFor(attempt, cancelled, unseenMs) {
       const key = keyOf(attempt);
       const entry = entryFor(key);
-      if (entry.outcome) return entry.outcome; // remembered until forgotten: asking twice gets the same answer
-      entry.waiting++;
+      if (entry.outcome) return answerLater(entry.outcome);
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
-      const unseen = new Promise<Succession>((resolve) => {
-        const check = () => (entry.seen ? undefined : resolve({ go: false, reason: 'predecessor_not_here' }));
-        timer = setTimeout(check, unseenMs);
-      });
-      const aborted = new Promise<Succession>((resolve) => {
+      let waiter: ((succession: Succession) => void) | undefined;
+      const answered = await new Promise<Succession>((resolve) => {
+        waiter = resolve;
+        entry.waiters.push(resolve);
+        timer = setTimeout(() => (entry.seen ? undefined : resolve({ go: false, reason: 'predecessor_not_here' })), unseenMs);
         onAbort = () => resolve({ go: false, reason: 'cancelled' });
         if (cancelled.aborted) onAbort();
         else cancelled.addEventListener('abort', onAbort, { once: true });
       });
-      try {
-        return await Promise.race([entry.settled, unseen, aborted]);
-      } finally {
-        clearTimeout(timer);
-        cancelled.removeEventListener('abort', onAbort!);
-        entry.waiting--;
-        if (!entry.seen) entries.delete(key); // the attempt never came here: nothing to remember
-
-      }
+      clearTimeout(timer);
+      cancelled.removeEventListener('abort', onAbort!);
+      const still = entry.waiters.indexOf(waiter!);
+      if (still >= 0) entry.waiters.splice(still, 1);
+      if (!entry.seen) entries.delete(key); // the dispatch never came here: nothing to remember
+      // Given up (cancelled) just as the end recorded this step running: say so, it shows running.
+      if (!answered.go && outcomeOf(entry)?.nextRunning) return { ...answered, runningRecorded: true };
+      return answered;
     },
   };
 }

@@ -151,6 +151,22 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'timeouts');
   });
 
+  it('leaves the workspace to the step before while a step dispatched ahead waits', async () => {
+    // `mkdir app` fails if app exists: b, waiting with workingDirectory app, must not have made it.
+    const { runId } = await start({
+      jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 1; mkdir app; echo x > app/made-by-a' }, { name: 'b', workingDirectory: 'app', run: 'test -f made-by-a' }] }],
+    });
+    const done = await sys.waitForRun(runId);
+    expect(steps(done).map((s: any) => [s.name, s.status])).toEqual([
+      ['a', 'success'],
+      ['b', 'success'],
+    ]);
+    expect((await stepActivities(runId, done.stages[0].jobs[0].jobRunId)).map((d) => [d.step, d.after !== undefined])).toEqual([
+      ['a', false],
+      ['b', true],
+    ]);
+  });
+
   it('tells a step dispatched ahead that timed out on its own from one the job\'s deadline ended', async () => {
     // b waits ~1 s for a, then has its own 3 s: it ends at ~4 s, the job's 5.5 s not yet up. Only the
     // last 1.5 s of the job are left then, less than b's own timeout: that is not the job timing out.

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createStepSuccessions } from '../../src/agent/step-succession';
 
-const a1 = { stepRunId: 'step_a', attempt: 1, dispatchId: 1 };
+const a1 = { stepRunId: 'step_a', attempt: 1, dispatchId: 'run_1:1' };
 const never = new AbortController().signal;
 
 describe('step successions', () => {
@@ -30,7 +30,7 @@ describe('step successions', () => {
     s.began(a1);
     s.ended(a1, true, false);
     expect(await s.waitFor(a1, never, 1000)).toEqual({ go: true, runningRecorded: false });
-    const failed = { stepRunId: 'step_b', attempt: 2, dispatchId: 3 };
+    const failed = { stepRunId: 'step_b', attempt: 2, dispatchId: 'run_1:3' };
     s.began(failed);
     s.ended(failed, false);
     expect(await s.waitFor(failed, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
@@ -40,7 +40,7 @@ describe('step successions', () => {
     const s = createStepSuccessions();
     s.began(a1);
     s.ended(a1, false);
-    const a2 = { stepRunId: 'step_a', attempt: 2, dispatchId: 2 };
+    const a2 = { stepRunId: 'step_a', attempt: 2, dispatchId: 'run_1:2' };
     s.began(a2);
     const waiting = s.waitFor(a2, never, 1000);
     s.ended(a2, true, true);
@@ -64,6 +64,27 @@ describe('step successions', () => {
     expect(await waiting).toEqual({ go: true, runningRecorded: false });
   });
 
+  it('says a step gave up on by cancellation was recorded running with the end before it', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    const stop = new AbortController();
+    const waiting = s.waitFor(a1, stop.signal, 1000);
+    s.ended(a1, true, true);
+    stop.abort(); // in the same turn: whichever settles first, the running is on record
+    expect(await waiting).toMatchObject({ runningRecorded: true });
+  });
+
+  it('tells the same dispatch of another workflow run (a reset) apart', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    s.ended(a1, true);
+    const reset = { ...a1, dispatchId: 'run_2:1' };
+    s.began(reset);
+    const waiting = s.waitFor(reset, never, 1000);
+    s.ended(reset, false);
+    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+  });
+
   it('ends the wait on cancellation', async () => {
     const s = createStepSuccessions();
     s.began(a1);
@@ -73,7 +94,7 @@ describe('step successions', () => {
     expect(await waiting).toEqual({ go: false, reason: 'cancelled' });
     const already = new AbortController();
     already.abort();
-    expect(await s.waitFor({ stepRunId: 'x', attempt: 1, dispatchId: 9 }, already.signal, 1000)).toEqual({ go: false, reason: 'cancelled' });
+    expect(await s.waitFor({ stepRunId: 'x', attempt: 1, dispatchId: 'run_1:9' }, already.signal, 1000)).toEqual({ go: false, reason: 'cancelled' });
   });
 
   it('tells dispatches of one attempt apart: one that did not start never lets the next one\'s successor go', async () => {
@@ -85,7 +106,7 @@ describe('step successions', () => {
     expect(await early).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
     expect(await s.waitFor(a1, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
     // The same attempt dispatched again is another dispatch: only its own successor waits for it.
-    const again = { ...a1, dispatchId: 2 };
+    const again = { ...a1, dispatchId: 'run_1:2' };
     s.began(again);
     const next = s.waitFor(again, never, 1000);
     s.ended(again, true, true);
@@ -98,7 +119,7 @@ describe('step successions', () => {
     s.began(a1);
     s.ended(a1, true);
     now = 11 * 60_000;
-    s.began({ stepRunId: 'other', attempt: 1, dispatchId: 9 }); // sweeps
+    s.began({ stepRunId: 'other', attempt: 1, dispatchId: 'run_1:9' }); // sweeps
     expect(await s.waitFor(a1, never, 20)).toEqual({ go: false, reason: 'predecessor_not_here' });
   });
 });
