@@ -19,7 +19,8 @@ export function isFinal(status: string): boolean {
 const RUN_NEXT: Record<RunStatus, RunStatus[]> = {
   pending: ['running', 'paused', 'cancelled', 'failed'],
   running: ['paused', 'success', 'failed', 'cancelled', 'partial'],
-  paused: ['running', 'cancelled', 'failed'],
+  // paused -> success / partial: the run was paused during its last steps, and nothing was left to hold
+  paused: ['running', 'success', 'partial', 'cancelled', 'failed'],
   success: [],
   failed: [],
   cancelled: [],

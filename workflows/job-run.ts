@@ -170,7 +170,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // eslint-disable-next-line no-restricted-properties
       const remaining = deadline - Date.now();
       const stepTimeoutMs = step.timeoutMs ?? stepTimeouts.defaultMs;
-      let cutByDeadline = remaining < stepTimeoutMs;
+      const cutBeforeStart = remaining < stepTimeoutMs;
+      let cutByDeadline = cutBeforeStart;
       if (!result && !early && remaining <= 0) {
         await control.recordStepStatus({ stepRunId, status: 'running', attempt: 1 });
         result = { status: 'timeout', exitCode: null, outputs: {}, reason: 'timeout', message: 'the job ran out of time before this step', lines: 0 };
@@ -191,6 +192,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             // (and, when the step before succeeded there, it has queued this one already).
             if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
             stepStatus[i] = 'running';
+            cutByDeadline = cutBeforeStart; // a retry after an attempt dispatched ahead
             // eslint-disable-next-line no-restricted-properties
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
             const dispatchId = nextDispatchId();

@@ -24,6 +24,8 @@ import type { NotifyOutcome } from './notify';
 export const RUN_STATUS_ATTRIBUTE = RUN_SEARCH_ATTRIBUTES.runStatus;
 /** Histories from before a pause was recorded ahead of forwarding it replay without it. */
 const PAUSE_RECORDED_FIRST_PATCH = 'pause-recorded-before-forwarding';
+const RESUME_RECORDED_FIRST_PATCH = 'resume-recorded-before-forwarding';
+const PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH = 'pause-jobs-started-during-pause';
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
@@ -80,7 +82,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     if (!paused) return;
     paused = false;
     // Recorded first too: a step dispatched ahead right after the resume is not refused.
-    if (patched(PAUSE_RECORDED_FIRST_PATCH)) {
+    if (patched(RESUME_RECORDED_FIRST_PATCH)) {
       await setStatus('running', req?.reason);
       if (!paused) await forward(resumeSignal); // unless a pause came in meanwhile
       return;
@@ -100,6 +102,8 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, deadlineMs, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
     });
     runningChildren.add(childId);
+    // A pause that came while the child was starting was forwarded without it.
+    if (paused && patched(PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH)) await child.signal(pauseSignal);
     jobStatus[job.key] = 'running';
     try {
       const result = (await child.result()) as JobRunResult;

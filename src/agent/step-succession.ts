@@ -42,6 +42,8 @@ interface Entry {
   waiters: Array<(succession: Succession) => void>;
   /** Set once it ended: what a step asking later is told. */
   outcome?: { succeeded: boolean; nextRunning: boolean };
+  /** Its end was told a step waits (and may record that step running). */
+  claimed?: boolean;
 }
 
 /** An ended dispatch is remembered this long, for a step dispatched ahead that reaches the agent late. */
@@ -61,6 +63,7 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
     while (endedOrder.length > 0 && now() - endedOrder[0].at > REMEMBER_ENDED_MS) entries.delete(endedOrder.shift()!.key);
   };
   const outcomeOf = (entry: Entry) => entry.outcome; // read anew after a wait
+  const claimedOf = (entry: Entry) => entry.claimed === true;
   /** A late asker records its own running: the end was written without it. */
   const answerLater = (outcome: NonNullable<Entry['outcome']>): Succession =>
     outcome.succeeded ? { go: true, runningRecorded: false } : { go: false, reason: 'predecessor_unsuccessful' };
@@ -71,7 +74,10 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       entryFor(keyOf(attempt)).seen = true;
     },
     awaited(attempt) {
-      return (entries.get(keyOf(attempt))?.waiters.length ?? 0) > 0;
+      const entry = entries.get(keyOf(attempt));
+      if (!entry || entry.waiters.length === 0) return false;
+      entry.claimed = true;
+      return true;
     },
     ended(attempt, succeeded, nextRunning = false) {
       const key = keyOf(attempt);
@@ -102,9 +108,9 @@ export function createStepSuccessions(now: () => number = Date.now): StepSuccess
       cancelled.removeEventListener('abort', onAbort!);
       const still = entry.waiters.indexOf(waiter!);
       if (still >= 0) entry.waiters.splice(still, 1);
-      if (!entry.seen) entries.delete(key); // the dispatch never came here: nothing to remember
-      // Given up (cancelled) just as the end recorded this step running: say so, it shows running.
-      if (!answered.go && outcomeOf(entry)?.nextRunning) return { ...answered, runningRecorded: true };
+      if (!entry.seen && entry.waiters.length === 0) entries.delete(key); // the dispatch never came here: nothing to remember
+      // Given up (cancelled) while the end was recording this step running, or had: it may show running.
+      if (!answered.go && (outcomeOf(entry)?.nextRunning || claimedOf(entry))) return { ...answered, runningRecorded: true };
       return answered;
     },
   };

@@ -112,6 +112,15 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'pause-resume');
   });
 
+  it('ends a run paused during its last step with that step\'s outcome: nothing was left to hold', async () => {
+    const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'last', run: 'sleep 2' }] }] });
+    await until('the step running', async () => steps(await run(runId))[0].status === 'running');
+    expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/pause`, {})).status).toBe(200);
+    await until('run paused', async () => (await run(runId)).status === 'paused');
+    const done = await sys.waitForRun(runId, undefined, 20_000);
+    expect([done.status, done.stages[0].jobs[0].status, steps(done)[0].status]).toEqual(['success', 'success', 'success']);
+  });
+
   it('stops a sleep 600 within 10 seconds: process gone, everything unfinished cancelled', async () => {
     const dir = tempDir('stop');
     const pidFile = join(dir, 'pid');

@@ -74,6 +74,17 @@ describe('step successions', () => {
     expect(await waiting).toMatchObject({ runningRecorded: true });
   });
 
+  it('says so too when given up while the end before it was still being recorded', async () => {
+    const s = createStepSuccessions();
+    s.began(a1);
+    const stop = new AbortController();
+    const waiting = s.waitFor(a1, stop.signal, 1000);
+    expect(s.awaited(a1)).toBe(true); // the end is being written, this step running with it
+    stop.abort();
+    expect(await waiting).toEqual({ go: false, reason: 'cancelled', runningRecorded: true });
+    s.ended(a1, true, true);
+  });
+
   it('tells the same dispatch of another workflow run (a reset) apart', async () => {
     const s = createStepSuccessions();
     s.began(a1);
