@@ -1,9 +1,18 @@
 // The agent-side gate a step dispatched ahead waits at: it starts only after the attempt before it succeeded here.
 import { describe, expect, it } from 'vitest';
 import { createStepSuccessions } from '../../src/agent/step-succession';
+import type { StepAttempt, StepSuccessions } from '../../src/agent/step-succession';
 
 const a1 = { stepRunId: 'step_a', attempt: 1, dispatchId: 'run_1:1' };
 const never = new AbortController().signal;
+
+/** What a step waiting for `attempt` is told when that attempt ends. */
+function toldWhenEnded(s: StepSuccessions, attempt: StepAttempt, succeeded: boolean, nextRunning = false) {
+  s.began(attempt);
+  const waiting = s.waitFor(attempt, never, 1000);
+  s.ended(attempt, succeeded, nextRunning);
+  return waiting;
+}
 
 describe('step successions', () => {
   it('lets a waiting step go when the attempt before it succeeds, its running recorded with that end', async () => {
@@ -18,11 +27,7 @@ describe('step successions', () => {
   });
 
   it('keeps a waiting step from starting when the attempt before it fails', async () => {
-    const s = createStepSuccessions();
-    s.began(a1);
-    const waiting = s.waitFor(a1, never, 1000);
-    s.ended(a1, false);
-    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+    expect(await toldWhenEnded(createStepSuccessions(), a1, false)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
   });
 
   it('answers a step that arrives after the end from memory; it records its own running', async () => {
@@ -40,11 +45,7 @@ describe('step successions', () => {
     const s = createStepSuccessions();
     s.began(a1);
     s.ended(a1, false);
-    const a2 = { stepRunId: 'step_a', attempt: 2, dispatchId: 'run_1:2' };
-    s.began(a2);
-    const waiting = s.waitFor(a2, never, 1000);
-    s.ended(a2, true, true);
-    expect(await waiting).toEqual({ go: true, runningRecorded: true });
+    expect(await toldWhenEnded(s, { stepRunId: 'step_a', attempt: 2, dispatchId: 'run_1:2' }, true, true)).toEqual({ go: true, runningRecorded: true });
     expect(await s.waitFor(a1, never, 1000)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
   });
 
@@ -89,11 +90,7 @@ describe('step successions', () => {
     const s = createStepSuccessions();
     s.began(a1);
     s.ended(a1, true);
-    const reset = { ...a1, dispatchId: 'run_2:1' };
-    s.began(reset);
-    const waiting = s.waitFor(reset, never, 1000);
-    s.ended(reset, false);
-    expect(await waiting).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
+    expect(await toldWhenEnded(s, { ...a1, dispatchId: 'run_2:1' }, false)).toEqual({ go: false, reason: 'predecessor_unsuccessful' });
   });
 
   it('ends the wait on cancellation', async () => {
