@@ -206,7 +206,8 @@ export function createStepActivities(deps: StepActivityDeps) {
         if (result.status === 'success' || result.status === 'cancelled' || input.lastAttempt) {
           const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
           // The next step, when it already waits here, is recorded running with this one's end.
-          const written = await deps.transitions.recordStepEnd(end, reporter, input.queueNext, !!input.queueNext && deps.successions.awaited(self));
+          const startNext = !!input.queueNext && result.status === 'success' && deps.successions.awaited(self);
+          const written = await deps.transitions.recordStepEnd(end, reporter, input.queueNext, startNext);
           succeeded = result.status === 'success';
           nextRunning = written.nextRunning;
           if (input.lastStep) deps.slots.release(input.jobRunId);

@@ -102,10 +102,11 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, deadlineMs, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
     });
     runningChildren.add(childId);
-    // A pause that came while the child was starting was forwarded without it.
-    if (paused && patched(PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH)) await child.signal(pauseSignal);
     jobStatus[job.key] = 'running';
     try {
+      // A pause that came while the child was starting was forwarded without it. A child already
+      // done has nothing to pause.
+      if (paused && patched(PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH)) await child.signal(pauseSignal).catch(() => undefined);
       const result = (await child.result()) as JobRunResult;
       jobStatus[job.key] = result.status;
       return result;
@@ -201,6 +202,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       if (settled.some((s) => s.status === 'fulfilled' && s.value.status !== 'success')) failed = true;
     }
     const outcome = runOutcome([...results.values()], false);
+    paused = false; // paused during its last steps: nothing is held any more, a late resume has nothing to do
     await setStatus(outcome, outcome === 'failed' ? firstFailure() : undefined);
     await notifyRun(outcome);
     return { status: outcome };

@@ -204,8 +204,8 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
      * A step's end, reported by its agent. With `queueNext`, the step the workflow runs next (if
      * this one succeeded) is queued too, saving the workflow a write of its own; with `startNext`
      * as well (that step already waits on the agent, dispatched ahead), it is recorded running
-     * instead. Only a pending or queued step of a running run moves: a pause or a stop that got
-     * there first keeps it where it is. Both writes go out at once; their events follow in order.
+     * instead, right after this end. Only a pending or queued step of a running run moves: a pause
+     * or a stop that got there first keeps it where it is. Events follow in order.
      */
     async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string, startNext = false): Promise<{ nextQueued: boolean; nextRunning: boolean }> {
       const fields: Record<string, unknown> = { exitCode: change.exitCode, outputs: change.outputs };
