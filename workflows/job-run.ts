@@ -336,9 +336,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
     const scope = new CancellationScope();
     const dispatchId = nextDispatchId();
-    const entry: Ahead = { dispatchId, timeoutMs, scope, state: 'waiting', outcome: undefined as never };
-    entry.outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
-    entry.outcome.then(
+    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
+    const entry: Ahead = { dispatchId, timeoutMs, scope, outcome, state: 'waiting' };
+    outcome.then(
       (result) => void (entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over'),
       () => void (entry.state = 'over'),
     );
