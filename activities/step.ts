@@ -247,13 +247,14 @@ export function createStepActivities(deps: StepActivityDeps) {
   }
 
   /**
-   * Runs the step's process; `mayStart`, when given, must resolve before it is spawned. With
-   * `beatNow`, heartbeats begin at once rather than once it may start (a step waiting its turn).
+   * Runs the step's process; `mayStart`, when given, must resolve before it is spawned. A step
+   * that `waitsItsTurn` (dispatched ahead) heartbeats from now, and touches the workspace only once
+   * it may start.
    */
-  async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>, beatNow = false): Promise<RunStepResult> {
+  async function execute(input: ExecuteInput, logSink: LogSink, mayStart?: Promise<void>, waitsItsTurn = false): Promise<RunStepResult> {
     deps.slots.touch(input.jobRunId);
     let shipping: StepLogWriter | undefined;
-    const beat = beatOnceStarted(input.jobRunId, beatNow ? Promise.resolve() : mayStart, () => shipping?.linesWritten ?? 0);
+    const beat = beatOnceStarted(input.jobRunId, waitsItsTurn ? Promise.resolve() : mayStart, () => shipping?.linesWritten ?? 0);
     try {
       const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
       const cwd = insideWorkspace(workspace, input.step.workingDirectory);
@@ -262,7 +263,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       // hold) are made ready at once; every outcome is observed, and a refusal stops it all. A step
       // waiting its turn leaves the workspace alone until then: the step before still works in it.
       const prepare = () => mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
-      const preparing = beatNow && mayStart ? mayStart.then(prepare) : prepare();
+      const preparing = waitsItsTurn && mayStart ? mayStart.then(prepare) : prepare();
       const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
       const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
       const failed = [started, prepared, opened].find((r) => r.status === 'rejected');

@@ -214,9 +214,8 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       const moveNext = () => (change.status === 'success' && queueNext ? startOrQueue(queueNext, nextStatus, reporter).catch(() => undefined) : undefined);
       // A next step recorded running starts after this end, by the database's clock too: one after
       // the other. Only queued, it has no time to keep in order: both at once.
-      const [ended, next] = startNext
-        ? [await transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId)), await moveNext()]
-        : await Promise.all([transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId)), moveNext()]);
+      const end = () => transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId));
+      const [ended, next] = startNext ? [await end(), await moveNext()] : await Promise.all([end(), moveNext()]);
       if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);
       if (next) await publish('step', queueNext!, nextStatus, next, undefined);
       return { nextQueued: !!next && !startNext, nextRunning: !!next && startNext };
