@@ -37,7 +37,15 @@ export interface AcquiredAgent {
    * succeeded; an agent without this would start it at once, so it gets none.
    */
   runsAhead?: boolean;
+  /**
+   * How many steps of a job it holds waiting at once (its activity slots are sized for it): without
+   * it, one. A second keeps the agent busy while Temporal's round trip for the step before runs.
+   */
+  aheadDepth?: number;
 }
+
+/** Steps of one job an agent holds waiting behind the one running (see AcquiredAgent.aheadDepth). */
+export const AHEAD_DEPTH = 2;
 
 export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots, transitions?: Transitions) {
   return {
@@ -52,7 +60,7 @@ export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots,
       if (!slots.take(input.jobRunId)) {
         throw ApplicationFailure.retryable(`agent ${agent.name} already runs ${slots.max} jobs`, 'AgentBusy');
       }
-      const acquired: AcquiredAgent = { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue, runsAhead: true };
+      const acquired: AcquiredAgent = { agentId: agent.agentId, name: agent.name, taskQueue: agent.taskQueue, runsAhead: true, aheadDepth: AHEAD_DEPTH };
       if (!input.markRunning || !transitions) return acquired;
       try {
         const { stepQueued } = await transitions.recordJobRunning({ jobRunId: input.jobRunId, agentId: agent.agentId, attempt: 1 }, input.markRunning.queueStep);

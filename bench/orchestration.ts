@@ -4,7 +4,8 @@
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { cpuMs, postgresCpuMs, rssMB, startScaleOutStack } from './stack';
+import WebSocket from 'ws';
+import { TOKEN, cpuMs, postgresCpuMs, rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
@@ -67,6 +68,44 @@ async function historyBreakdown(client: Client, workflowId: string, steps: numbe
   return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, +(v / steps).toFixed(1)]));
 }
 
+const FINAL = ['success', 'failed', 'cancelled', 'partial'];
+
+/**
+ * Learns that runs ended as a client watching them does: from the WebSocket's status frames, pushed
+ * the moment the run's end is recorded, as the floor learns its workflow's end from Temporal (a
+ * long poll). Polling the API instead cost the server CPU of its own and up to an interval per run.
+ */
+async function watchRuns(apiUrl: string) {
+  const ws = new WebSocket(`${apiUrl.replace('http', 'ws')}/api/v1/ws`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const waiting = new Map<string, (status: string) => void>();
+  const endedEarly = new Map<string, string>();
+  const subscribed = new Map<string, () => void>();
+  ws.on('message', (raw) => {
+    const frame = JSON.parse(String(raw));
+    if (frame.channel !== 'channel_status') return;
+    if (frame.type === 'subscribed') subscribed.get(frame.id)?.();
+    if (frame.type === 'error') throw new Error(`bench: WebSocket error: ${frame.message}`);
+    if (frame.type !== 'status' || frame.data.kind !== 'run' || !FINAL.includes(frame.data.status)) return;
+    const waiter = waiting.get(frame.data.id);
+    if (waiter) waiter(frame.data.status);
+    else endedEarly.set(frame.data.id, frame.data.status);
+  });
+  return {
+    subscribe: (pipelineId: string) =>
+      new Promise<void>((resolve) => {
+        subscribed.set(pipelineId, resolve);
+        ws.send(JSON.stringify({ id: pipelineId, channel: 'channel_status', action: 'subscribe', params: { pipelineId } }));
+      }),
+    ended: (runId: string) =>
+      endedEarly.has(runId) ? Promise.resolve(endedEarly.get(runId)!) : new Promise<string>((resolve) => waiting.set(runId, resolve)),
+    close: () => ws.terminate(),
+  };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchOrchestration(rounds = 5) {
@@ -74,26 +113,24 @@ export async function benchOrchestration(rounds = 5) {
   const { api } = stack;
   const server = { child: stack.server };
   const agent = { child: stack.agent };
+  const watcher = await watchRuns(stack.apiUrl);
   try {
     let lastRun: any;
     const runToEnd = async (pipelineId: string) => {
       const t = performance.now();
       const { detail } = await api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, {});
-      for (;;) {
-        const run = (await api('GET', `/api/v1/pipelines/runs/${detail.runId}`)).detail;
-        if (['success', 'failed', 'cancelled', 'partial'].includes(run.status)) {
-          if (run.status !== 'success') throw new Error(`bench run ended ${run.status}`);
-          lastRun = run;
-          return performance.now() - t;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const status = await watcher.ended(detail.runId);
+      const ms = performance.now() - t;
+      if (status !== 'success') throw new Error(`bench run ended ${status}`);
+      lastRun = (await api('GET', `/api/v1/pipelines/runs/${detail.runId}`)).detail;
+      return ms;
     };
     const steps = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
       name: 'steps',
       spec: { namespace: 'bench', version: 'v1', jobs: [{ name: 'j', steps: Array.from({ length: STEPS }, (_, i) => ({ name: `s${i}`, run: 'true' })) }] },
     });
+    await watcher.subscribe(steps.detail.pipelineId);
     await runToEnd(steps.detail.pipelineId); // warm-up
     const ours: number[] = [];
     const oursCpu = await cpuPerStep({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! }, rounds * STEPS, async () => {
@@ -108,6 +145,7 @@ export async function benchOrchestration(rounds = 5) {
       name: 'fan-out',
       spec: { namespace: 'bench', version: 'v1', jobs: [{ name: 'm', matrix: { a: Array.from({ length: 10 }, (_, i) => i), b: Array.from({ length: 10 }, (_, i) => i) }, steps: [{ name: 's', run: 'true' }] }] },
     });
+    await watcher.subscribe(matrix.detail.pipelineId);
     const idle = { server: Math.round(rssMB(server.child.pid!)), agent: Math.round(rssMB(agent.child.pid!)) };
     const peak = { ...idle };
     const sampler = setInterval(() => {
@@ -135,6 +173,7 @@ export async function benchOrchestration(rounds = 5) {
       targets: { ratioToFloor: 1.5, msPerStep: 25, fanOut100JobsMs: 10_000, controlWorkerRssMB: 300, agentRssMB: 150 },
     };
   } finally {
+    watcher.close();
     await stack.close();
   }
 }

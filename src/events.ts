@@ -65,18 +65,27 @@ export async function createDatabaseEventBus(
     listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   },
   onError: (err: Error) => void = () => undefined,
+  /**
+   * Listen from the start (a server: its subscribers must miss nothing). An agent only publishes:
+   * it listens once something subscribes, if ever, rather than parse every event of the
+   * installation for no one (three per step).
+   */
+  opts: { listenNow?: boolean } = {},
 ): Promise<EventBus & { close(): Promise<void> }> {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
-  const unlisten = await database.listen(STATUS_CHANNEL, (payload) => {
-    let event: StatusEvent;
-    try {
-      event = JSON.parse(payload) as StatusEvent;
-    } catch {
-      return; // not ours
-    }
-    emitter.emit('event', event);
-  });
+  let listening: Promise<() => Promise<void>> | null = null;
+  const listen = () =>
+    (listening ??= database.listen(STATUS_CHANNEL, (payload) => {
+      let event: StatusEvent;
+      try {
+        event = JSON.parse(payload) as StatusEvent;
+      } catch {
+        return; // not ours
+      }
+      emitter.emit('event', event);
+    }));
+  if (opts.listenNow ?? true) await listen();
   return {
     async publish(event) {
       const reason = event.reason && event.reason.length > MAX_REASON ? event.reason.slice(0, MAX_REASON) + '…' : event.reason;
@@ -87,9 +96,12 @@ export async function createDatabaseEventBus(
       database.notify(STATUS_CHANNEL, JSON.stringify({ timestamp: new Date().toISOString(), ...event, reason })).catch(onError);
     },
     subscribe(listener) {
+      listen().catch(onError);
       emitter.on('event', listener);
       return () => emitter.off('event', listener);
     },
-    close: unlisten,
+    async close() {
+      if (listening) await (await listening.catch(() => async () => undefined))();
+    },
   };
 }

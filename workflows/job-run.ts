@@ -32,6 +32,10 @@ import { prepareStep, resolveEnv, shouldRun } from './step-plan';
 const AGENT_LOST_REDISPATCHES = 1;
 /** Histories from before steps were dispatched one ahead replay without it. */
 const RUN_AHEAD_PATCH = 'dispatch-next-step-ahead';
+/** …and those from before two were, with one. */
+const TWO_AHEAD_PATCH = 'dispatch-two-steps-ahead';
+/** At most this many steps wait on the agent behind the one being decided. */
+const MAX_AHEAD_DEPTH = 2;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
 const NO_FACTS: RunFacts = {
   trigger: { type: 'manual', ref: '', branch: '', tag: '', commitSha: '', event: 'manual', actor: '' },
@@ -69,8 +73,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   let agent: AcquiredAgent | undefined;
   let deadline = Infinity;
   /**
-   * Steps dispatched ahead, by index: on the agent, each waits for the attempt before it to succeed.
-   * At most two: the step after the one being decided (running, or waiting), and the one after that.
+   * Steps dispatched ahead, by index, a chain following the step being decided: on the agent, each
+   * waits for the dispatch before it to succeed. At most the depth the agent holds (one or two),
+   * and one more for a moment once the step being decided has succeeded.
    */
   const ahead = new Map<number, Ahead>();
   /**
@@ -197,7 +202,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
             const dispatchId = nextDispatchId();
             const running = dispatchStep(i, runnable, attempt, timeoutMs, dispatchId);
-            dispatchAhead(i, { stepRunId, attempt, dispatchId, timeoutMs });
+            fillAhead(i, { stepRunId, attempt, dispatchId, mayTakeMs: timeoutMs });
             outcome = await running;
           }
         } catch (err) {
@@ -214,11 +219,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
           attempt--; // a lost agent does not use up one of the step's own attempts
           continue;
         }
-        // Not succeeded: the step ahead will not start, let it go. Succeeded: the step ahead runs on
-        // the agent now, and the one after it is dispatched to wait for it in turn.
-        const next = ahead.get(i + 1);
+        // Not succeeded: the steps ahead will not start, let them go. Succeeded: the step ahead runs
+        // on the agent now, and one more is dispatched to wait at the end of the chain.
         if (outcome.status !== 'success') await dropAhead();
-        else if (next && next.state !== 'over') dispatchAhead(i + 1, { stepRunId: input.stepRunIds[i + 1], attempt: 1, dispatchId: next.dispatchId, timeoutMs: next.timeoutMs });
+        else extendAhead(i + 1);
         if (outcome.status === 'success' || outcome.status === 'cancelled' || attempt === maxAttempts) result = outcome;
         else if (step.retry.delayMs > 0) await sleepUnlessPaused(step.retry.delayMs);
       }
@@ -278,8 +282,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const maxAttempts = Math.max(1, job.steps[i].retry.maxAttempts);
     const steps = proxyActivities<StepActivities>({
       taskQueue: agent.taskQueue,
-      // A step dispatched ahead may first wait out the whole step before it.
-      startToCloseTimeout: (after ? after.timeoutMs + STEP_TIMEOUT_MARGIN_MS : 0) + timeoutMs + STEP_TIMEOUT_MARGIN_MS,
+      // A step dispatched ahead may first wait out the steps before it.
+      startToCloseTimeout: (after ? after.mayTakeMs + STEP_TIMEOUT_MARGIN_MS : 0) + timeoutMs + STEP_TIMEOUT_MARGIN_MS,
       scheduleToStartTimeout: stepTimeouts.scheduleToStartMs,
       heartbeatTimeout: stepTimeouts.heartbeatMs,
       retry: { maximumAttempts: 1 },
@@ -315,9 +319,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
    * succeeds (or tells it did not start), so a step costs no Temporal round trip of its own. Only
    * agents that say they wait for `after` get such a step: an older one would start it at once.
    */
-  function dispatchAhead(i: number, before: Dispatched) {
+  function dispatchAhead(i: number, before: Dispatched): Ahead | undefined {
     const next = job.steps[i + 1];
-    if (!next || next.when || failedReason || paused || ahead.has(i + 1) || !agent?.runsAhead) return;
+    if (!next || next.when || failedReason || paused || ahead.has(i + 1) || !agent?.runsAhead) return undefined;
     let readsSteps = false;
     const prepared = prepareStep(next, jobEnv, (env) => {
       const ctx = context(env);
@@ -329,7 +333,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         },
       };
     });
-    if (readsSteps || prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return;
+    if (readsSteps || prepared.kind !== 'run' || !patched(RUN_AHEAD_PATCH)) return undefined;
     const timeoutMs = next.timeoutMs ?? stepTimeouts.defaultMs;
     // The job's deadline counts the wait too: the agent cuts the step's timeout to what is left.
     // eslint-disable-next-line no-restricted-properties
@@ -337,12 +341,55 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     const scope = new CancellationScope();
     const dispatchId = nextDispatchId();
     const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
-    const entry: Ahead = { dispatchId, timeoutMs, scope, outcome, state: 'waiting' };
+    const entry: Ahead = { dispatchId, timeoutMs, mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs, scope, outcome, state: 'waiting' };
     outcome.then(
       (result) => void (entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over'),
       () => void (entry.state = 'over'),
     );
     ahead.set(i + 1, entry);
+    return entry;
+  }
+
+  /**
+   * Dispatches steps ahead after `before` (a dispatch of step `i`, the step being decided), each
+   * after the one before it, as deep as the agent holds them; those dispatched already stay.
+   */
+  function fillAhead(i: number, before: Dispatched) {
+    let last = i;
+    let after = before;
+    while (last + 1 <= i + aheadDepth(last + 1 - i)) {
+      const entry = ahead.get(last + 1) ?? dispatchAhead(last, after);
+      if (!entry) return;
+      last++;
+      after = { stepRunId: input.stepRunIds[last], attempt: 1, dispatchId: entry.dispatchId, mayTakeMs: entry.mayTakeMs };
+    }
+  }
+
+  /**
+   * Step `i`, dispatched ahead, runs now (the step before it succeeded): the chain after it waits
+   * for less than it did, and grows by one at its end, unless a step in it is over already.
+   */
+  function extendAhead(i: number) {
+    let mayTakeMs = 0;
+    let last = i - 1;
+    for (let k = i; ahead.has(k); k++) {
+      const entry = ahead.get(k)!;
+      if (entry.state === 'over') return;
+      mayTakeMs = k === i ? entry.timeoutMs : mayTakeMs + STEP_TIMEOUT_MARGIN_MS + entry.timeoutMs;
+      entry.mayTakeMs = mayTakeMs;
+      last = k;
+    }
+    if (last < i) return;
+    fillAhead(i, { stepRunId: input.stepRunIds[i], attempt: 1, dispatchId: ahead.get(i)!.dispatchId, mayTakeMs: ahead.get(i)!.mayTakeMs });
+  }
+
+  /**
+   * How deep steps are dispatched ahead: one, or two when the agent holds two (and the history is
+   * not one from before that). Asked only when a second one is due, so histories keep their order.
+   */
+  function aheadDepth(wanted: number): number {
+    if (wanted <= 1) return 1;
+    return Math.min(MAX_AHEAD_DEPTH, agent?.aheadDepth ?? 1) >= wanted && patched(TWO_AHEAD_PATCH) ? wanted : 1;
   }
 
   /**
@@ -405,12 +452,14 @@ interface Dispatched {
   stepRunId: string;
   attempt: number;
   dispatchId: string;
-  timeoutMs: number;
+  /** Its wait for the steps before it, if any, and its own timeout. */
+  mayTakeMs: number;
 }
 
 interface Ahead {
   dispatchId: string;
   timeoutMs: number;
+  mayTakeMs: number;
   outcome: Promise<RunStepResult>;
   scope: CancellationScope;
   /** Over: it did not start, or did not succeed; a step dispatched after it would wait in vain. */

@@ -18,7 +18,7 @@ import { createStepSuccessions } from './step-succession';
 import { createJobSlots } from './job-slots';
 import { poolSlotSupplier } from './pool-capacity';
 import { createSpawnerLauncher, directLauncher } from './process-spawner';
-import { createAgentPoolActivities } from '../../activities/agent-pool';
+import { AHEAD_DEPTH, createAgentPoolActivities } from '../../activities/agent-pool';
 import type { AgentIdentity } from '../../activities/agent-pool';
 import { createStepActivities } from '../../activities/step';
 import { loadPluginCatalogue } from '../plugins/catalogue';
@@ -101,8 +101,9 @@ export async function createAgent(opts: AgentOptions): Promise<RunningAgent> {
       killGraceMs: opts.settings.stepActivityMs.killGracePeriod,
       launcher,
     }),
-    // A job holds up to two steps here at once: the one running, and the next, dispatched ahead.
-    maxConcurrentActivityTaskExecutions: Math.max(100, 2 * slots.max + 10),
+    // A job holds up to 1 + AHEAD_DEPTH steps here at once: the one running, and those dispatched
+    // ahead of their turn, waiting for it.
+    maxConcurrentActivityTaskExecutions: Math.max(100, (1 + AHEAD_DEPTH) * slots.max + 10),
     // Cancellation reaches an activity through heartbeats; keep that path short so stop is quick.
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',

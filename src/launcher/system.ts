@@ -119,8 +119,8 @@ export async function startSystem(opts: {
     const workerConnection = await NativeConnection.connect({ address: temporalAddress });
     stack.push(() => workerConnection.close());
 
-    // Every status event of the installation reaches every process (through the database).
-    const events = await createDatabaseEventBus(database, (err) => logger.warn({ err }, 'a status event could not be sent'));
+    // Every status event of the installation reaches every server (through the database).
+    const events = await createDatabaseEventBus(database, (err) => logger.warn({ err }, 'a status event could not be sent'), { listenNow: roles.server });
     stack.push(() => events.close());
     const logIngest = createLogIngest({ db, database });
     const invalidations = await createInvalidations(database);

@@ -268,6 +268,54 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'run-ahead');
   });
 
+  it('dispatches two steps ahead, each starting only once the one before it succeeded', async () => {
+    const dir = tempDir('two-ahead');
+    const { runId } = await start({
+      jobs: [
+        {
+          name: 'j',
+          steps: [
+            { name: 'a', run: `sleep 1; touch '${dir}/a.done'` },
+            { name: 'b', run: `test -f '${dir}/a.done' && sleep 1 && touch '${dir}/b.done'` },
+            { name: 'c', run: `test -f '${dir}/b.done' && touch '${dir}/c.ran'; exit 3` },
+            { name: 'd', run: `touch '${dir}/d.ran'` },
+            { name: 'e', run: `touch '${dir}/e.ran'` },
+          ],
+        },
+      ],
+    });
+    const done = await sys.waitForRun(runId);
+    expect(done.status).toBe('failed');
+    const all = steps(done);
+    expect(all.map((s: any) => [s.name, s.status])).toEqual([
+      ['a', 'success'],
+      ['b', 'success'],
+      ['c', 'failed'],
+      ['d', 'skipped'],
+      ['e', 'skipped'],
+    ]);
+    expect(existsSync(join(dir, 'c.ran'))).toBe(true);
+    expect(existsSync(join(dir, 'd.ran'))).toBe(false);
+    expect(existsSync(join(dir, 'e.ran'))).toBe(false);
+    // Statuses still show one step at a time.
+    for (let n = 1; n < 3; n++) expect(Date.parse(all[n].startedAt)).toBeGreaterThanOrEqual(Date.parse(all[n - 1].finishedAt));
+    // From the job's history: b and c were both scheduled before a completed, c after b; d once a
+    // had succeeded (b then ran), after c. Whatever followed c was let go without running.
+    const dispatched = await stepActivities(runId, done.stages[0].jobs[0].jobRunId);
+    const idOf = (name: string) => all.find((s: any) => s.name === name).stepRunId;
+    expect(dispatched.slice(0, 4).map((d) => [d.step, d.after])).toEqual([
+      ['a', undefined],
+      ['b', idOf('a')],
+      ['c', idOf('b')],
+      ['d', idOf('c')],
+    ]);
+    expect(dispatched[2].scheduledEventId).toBeLessThan(dispatched[0].completedEventId!);
+    expect(dispatched[3].scheduledEventId).toBeGreaterThan(dispatched[0].completedEventId!);
+    expect(dispatched[3].scheduledEventId).toBeLessThan(dispatched[1].completedEventId!);
+    for (const later of dispatched.slice(3)) expect(later.result).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
+    await record(done, 'two-ahead');
+  });
+
   it('keeps a job queued while no agent matches, and stops it', async () => {
     const { pipelineId, runId } = await start({ jobs: [{ name: 'gpu', runsOn: ['gpu'], steps: [{ name: 'x', run: 'true' }] }] });
     await until('job queued', async () => (await run(runId)).stages[0].jobs[0].status === 'queued');
