@@ -34,10 +34,12 @@ async function floorMs(address: string, namespace: string, rounds: number, tempo
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }), namespace });
   const times: number[] = [];
+  const workflowIds: string[] = [];
   let workflowId = '';
   const round = async () => {
     const t = performance.now();
     workflowId = `floor-${Date.now()}-${times.length}`;
+    workflowIds.push(workflowId);
     await client.workflow.execute('FloorWorkflow', { taskQueue: 'bench-floor', workflowId, args: [STEPS] });
     return performance.now() - t;
   };
@@ -47,10 +49,18 @@ async function floorMs(address: string, namespace: string, rounds: number, tempo
     for (let i = 0; i < rounds; i++) times.push(await round());
   });
   const breakdown = await historyBreakdown(client, workflowId, STEPS);
+  const workflowTimes = await Promise.all(workflowIds.slice(1).map((id) => workflowMs(client, id)));
   worker.shutdown();
   await running;
   await connection.close();
-  return { times, breakdown, cpu };
+  return { times, workflowTimes, breakdown, cpu };
+}
+
+/** A workflow's own time, from its history: its start to its completion, as Temporal recorded them. */
+async function workflowMs(client: Client, workflowId: string): Promise<number> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
+  return at(events[events.length - 1]) - at(events[0]);
 }
 
 /** Where a workflow's time went, per step, from its own history's event times. */
@@ -133,12 +143,17 @@ export async function benchOrchestration(rounds = 5) {
     await watcher.subscribe(steps.detail.pipelineId);
     await runToEnd(steps.detail.pipelineId); // warm-up
     const ours: number[] = [];
+    const jobWorkflowIds: string[] = [];
     const oursCpu = await cpuPerStep({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! }, rounds * STEPS, async () => {
-      for (let i = 0; i < rounds; i++) ours.push(await runToEnd(steps.detail.pipelineId));
+      for (let i = 0; i < rounds; i++) {
+        ours.push(await runToEnd(steps.detail.pipelineId));
+        jobWorkflowIds.push(`pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`);
+      }
     });
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
     const oursBreakdown = await historyBreakdown(client, `pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`, STEPS);
-    const { times: floor, breakdown: floorBreakdown, cpu: floorCpu } = await floorMs(stack.temporalAddress, stack.namespace, rounds, stack.temporal.pid!);
+    const oursJobTimes = await Promise.all(jobWorkflowIds.map((id) => workflowMs(client, id)));
+    const { times: floor, workflowTimes: floorWorkflowTimes, breakdown: floorBreakdown, cpu: floorCpu } = await floorMs(stack.temporalAddress, stack.namespace, rounds, stack.temporal.pid!);
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
@@ -164,6 +179,14 @@ export async function benchOrchestration(rounds = 5) {
       ratioToFloor: +(median(ours) / median(floor)).toFixed(2),
       msPerStep: +(median(ours) / STEPS).toFixed(1),
       floorMsPerActivity: +(median(floor) / STEPS).toFixed(1),
+      // The same from the workflows' own histories: the JobRun workflow (agent taken, 50 steps)
+      // against the bare workflow, without the run around the job (trigger, PipelineRun, the
+      // client learning of the end) or the floor's client round trips.
+      workflowOnly: {
+        jobMedianMs: Math.round(median(oursJobTimes)),
+        floorMedianMs: Math.round(median(floorWorkflowTimes)),
+        ratioToFloor: +(median(oursJobTimes) / median(floorWorkflowTimes)).toFixed(2),
+      },
       perStepFromHistory: { ours: oursBreakdown, floor: floorBreakdown },
       // The machine has 2 cores: a step cannot take less wall time than half its CPU time.
       cpuMsPerStep: { ours: oursCpu, floor: floorCpu },

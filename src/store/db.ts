@@ -50,17 +50,37 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
   const db = drizzle(sql, { schema }) as unknown as Db;
   // LISTEN needs a session of its own; postgres.js opens it on first use and re-listens after a reconnect.
   const listener = postgres(url, { max: 1, onnotice: () => undefined });
-  // Notices go out on one session of their own, so they leave in the order they were sent.
+  // Notices go out on one session of their own, so they leave in the order they were sent; those
+  // sent in one turn of the event loop (a step's end and the next step's start) leave in one
+  // statement, in order.
   const notifier = postgres(url, { max: 1, onnotice: () => undefined });
+  let batch: Array<{ channel: string; payload: string; settle: (err?: unknown) => void }> | null = null;
+  const sendBatch = async () => {
+    const sending = batch!;
+    batch = null;
+    try {
+      await notifier`select pg_notify(c, p) from unnest(${sending.map((n) => n.channel)}::text[], ${sending.map((n) => n.payload)}::text[]) as t(c, p)`;
+      for (const n of sending) n.settle();
+    } catch (err) {
+      if (sending.length === 1) return sending[0].settle(err);
+      // One bad notice (too long, say) must not take the others with it: each on its own.
+      for (const n of sending) await notifier`select pg_notify(${n.channel}, ${n.payload})`.then(() => n.settle(), n.settle);
+    }
+  };
   return {
     db,
     kind: 'postgres',
     ping: async () => {
       await sql`select 1`;
     },
-    notify: async (channel, payload) => {
-      await notifier`select pg_notify(${channel}, ${payload})`;
-    },
+    notify: (channel, payload) =>
+      new Promise<void>((resolve, reject) => {
+        if (!batch) {
+          batch = [];
+          setImmediate(() => void sendBatch());
+        }
+        batch.push({ channel, payload, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      }),
     listen: async (channel, onPayload) => {
       const { unlisten } = await listener.listen(channel, onPayload);
       return unlisten;

@@ -135,6 +135,40 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
     return moved;
   }
 
+  /**
+   * A step's end and the start of the step after it (waiting on the agent), in one statement: the
+   * end moves as `move` would; the next step moves to running only if the end did, it is pending
+   * or queued, its job is this agent's, and its run runs. Nothing moved: both undefined.
+   */
+  async function endAndStart(change: StepStatusChange, agentId: string, nextStepRunId: string): Promise<{ ended?: Moved; started?: Moved }> {
+    if (!isKnownStatus('step', change.status)) throw ApplicationFailure.nonRetryable(`unknown step status "${change.status}"`, ILLEGAL_TRANSITION);
+    const from = sql.join(allowedFrom('step', change.status).map((status) => sql`${status}`), sql`, `);
+    const owned = sql`exists (select 1 from job_runs j where j.job_run_id = step_runs.job_run_id and j.agent_id = ${agentId})`;
+    const result = await db.execute(sql`
+      with ended as (
+        update step_runs set status = ${change.status}, exit_code = ${change.exitCode ?? null},
+          outputs = ${JSON.stringify(change.outputs ?? {})}::jsonb, ${change.reason !== undefined ? sql`reason = ${change.reason}, ` : sql``}finished_at = now()
+        where step_run_id = ${change.stepRunId} and status in (${from}) and ${owned}
+        returning 1 as ord, step_run_id, run_id, job_run_id),
+      started as (
+        update step_runs set status = 'running', attempt = 1, started_at = coalesce(started_at, now())
+        where step_run_id = ${nextStepRunId} and status in ('pending', 'queued') and ${owned}
+          and exists (select 1 from pipeline_runs r where r.run_id = step_runs.run_id and r.status = 'running')
+          and exists (select 1 from ended)
+        returning 2 as ord, step_run_id, run_id, job_run_id)
+      select m.ord, m.run_id, m.job_run_id, r.pipeline_id, r.project_id,
+        (select p.status from step_runs p where p.step_run_id = m.step_run_id) as previous
+      from (select * from ended union all select * from started) m join pipeline_runs r on r.run_id = m.run_id
+      order by m.ord`);
+    const rows = ((result as unknown as { rows?: unknown[] }).rows ?? (result as unknown as unknown[])) as Array<Record<string, unknown>>;
+    const moved = (ord: number): Moved | undefined => {
+      const row = rows.find((r) => Number(r.ord) === ord);
+      if (!row) return undefined;
+      return { previous: String(row.previous), runId: String(row.run_id), pipelineId: String(row.pipeline_id), projectId: String(row.project_id), jobRunId: String(row.job_run_id), agentId: null, tally: null };
+    };
+    return { ended: moved(1), started: moved(2) };
+  }
+
   /** Counters from a tally of [status, skipped, count] rows (a skipped job counts as skipped). */
   function countersOf(tally: unknown): StatusCounters {
     const rows = (typeof tally === 'string' ? JSON.parse(tally) : tally ?? []) as Array<[string, boolean, number]>;
@@ -212,10 +246,14 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (change.reason !== undefined) fields.reason = change.reason;
       const nextStatus = startNext ? 'running' : 'queued';
       const moveNext = () => (change.status === 'success' && queueNext ? startOrQueue(queueNext, nextStatus, reporter).catch(() => undefined) : undefined);
-      // A next step recorded running starts after this end, by the database's clock too: one after
-      // the other. Only queued, it has no time to keep in order: both at once.
       const end = () => transition('step', change.stepRunId, change.status, fields, ownedBy(reporter.agentId));
-      const [ended, next] = startNext ? [await end(), await moveNext()] : await Promise.all([end(), moveNext()]);
+      // A next step recorded running starts with this end, in the same statement (the same
+      // `now()`, so never before it by the database's clock), and only if this end moved. Only
+      // queued, it has no time to keep in order: both at once.
+      const [ended, next] =
+        startNext && change.status === 'success' && queueNext
+          ? await endAndStart(change, reporter.agentId, queueNext).then(async (both) => (both.ended ? [both.ended, both.started] : [await end(), undefined]))
+          : await Promise.all([end(), moveNext()]);
       if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);
       if (next) await publish('step', queueNext!, nextStatus, next, undefined);
       return { nextQueued: !!next && !startNext, nextRunning: !!next && startNext };

@@ -22,6 +22,37 @@ describe.each(DB_KINDS)('event bus on %s', (kind) => {
     await drop?.();
   });
 
+  it('delivers the events of one turn, sent together, in the order they were published', async () => {
+    const sender = await createDatabaseEventBus(database, undefined, { listenNow: false });
+    const receiver = await createDatabaseEventBus(database);
+    try {
+      const heard: string[] = [];
+      receiver.subscribe((e) => heard.push(e.id));
+      const ids = Array.from({ length: 25 }, (_, n) => `step_${n}`);
+      await Promise.all(ids.map((id) => sender.publish({ kind: 'step', id, status: 'running', previousStatus: 'queued' })));
+      for (const id of ids.slice(0, 5)) await sender.publish({ kind: 'step', id: `later_${id}`, status: 'success', previousStatus: 'running' });
+      await until('every event heard', async () => heard.length === 30, { everyMs: 10 });
+      expect(heard).toEqual([...ids, ...ids.slice(0, 5).map((id) => `later_${id}`)]);
+    } finally {
+      await sender.close();
+      await receiver.close();
+    }
+  });
+
+  it.runIf(kind === 'postgres')('sends the other events of a turn when one of them cannot be sent', async () => {
+    const heard: string[] = [];
+    const receiver = await createDatabaseEventBus(database);
+    receiver.subscribe((e) => heard.push(e.id));
+    try {
+      const results = await Promise.allSettled([database.notify('arcentra_status', JSON.stringify({ kind: 'step', id: 'before', status: 'running', previousStatus: null })), database.notify('arcentra_status', 'x'.repeat(9000)), database.notify('arcentra_status', JSON.stringify({ kind: 'step', id: 'after', status: 'running', previousStatus: null }))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      await until('both good events heard', async () => heard.length === 2, { everyMs: 10 });
+      expect(heard).toEqual(['before', 'after']);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("carries an agent's events to a server, and listens in the agent only once it subscribes", async () => {
     let agentListens = 0;
     const agentSide = { notify: database.notify, listen: (channel: string, f: (payload: string) => void) => (agentListens++, database.listen(channel, f)) };

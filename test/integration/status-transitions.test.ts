@@ -90,11 +90,12 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     await db.insert(pipelineRuns).values({ runId: 'run_2', pipelineId: 'pl_1', projectId: 'p', number: 2, status: 'running', triggerType: 'manual', workflowId: 'w2' });
     await db.insert(jobRuns).values({ jobRunId: 'job_3', runId: 'run_2', stageIndex: 0, stageName: 's', jobIndex: 0, jobKey: 'j', name: 'j', status: 'running', agentId: 'agent_a' });
     const step = (id: string, i: number, status: string) => ({ stepRunId: id, jobRunId: 'job_3', runId: 'run_2', stepIndex: i, name: id, status });
-    await db.insert(stepRuns).values([step('s4', 0, 'running'), step('s5', 1, 'pending'), step('s6', 2, 'pending')]);
+    await db.insert(stepRuns).values([step('s4', 0, 'running'), step('s5', 1, 'pending'), step('s6', 2, 'pending'), step('s7', 3, 'pending')]);
     const status = async (id: string) => (await db.select().from(stepRuns).where(eq(stepRuns.stepRunId, id)))[0];
     const before = events.length;
 
-    expect(await transitions.recordStepEnd({ stepRunId: 's4', status: 'success', exitCode: 0, outputs: {} }, { agentId: 'agent_a' }, 's5', true)).toEqual({ nextQueued: false, nextRunning: true });
+    expect(await transitions.recordStepEnd({ stepRunId: 's4', status: 'success', exitCode: 0, outputs: { x: "it's 1" }, reason: 'done' }, { agentId: 'agent_a' }, 's5', true)).toEqual({ nextQueued: false, nextRunning: true });
+    expect(await status('s4')).toMatchObject({ status: 'success', exitCode: 0, outputs: { x: "it's 1" }, reason: 'done' });
     expect(await status('s5')).toMatchObject({ status: 'running', attempt: 1 });
     // Started after the end before it, by the database's clock.
     expect((await status('s5')).startedAt!.getTime()).toBeGreaterThanOrEqual((await status('s4')).finishedAt!.getTime());
@@ -102,6 +103,7 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
       ['s4', 'running', 'success'],
       ['s5', 'pending', 'running'],
     ]);
+    for (const e of events.slice(before)) expect(e).toMatchObject({ runId: 'run_2', pipelineId: 'pl_1', projectId: 'p', jobRunId: 'job_3' });
 
     // A pause that got there first keeps the next step from starting, with the end or on its own.
     await transitions.recordRunStatus({ runId: 'run_2', status: 'paused' });
@@ -114,6 +116,13 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_a' })).toBe(true);
     expect(await transitions.recordStepStartedAhead('s6', { agentId: 'agent_a' })).toBe(false);
     expect(events.slice(before).filter((e) => e.id === 's6').map((e) => [e.previousStatus, e.status])).toEqual([['pending', 'running']]);
+
+    // Another agent's end is refused, and starts nothing; an end that is already written starts nothing either.
+    await expect(transitions.recordStepEnd({ stepRunId: 's6', status: 'success', exitCode: 0, outputs: {} }, { agentId: 'agent_b' }, 's7', true)).rejects.toThrow(/does not hold/);
+    await transitions.recordStepStatus({ stepRunId: 's6', status: 'failed', exitCode: 1 }, { agentId: 'agent_a' });
+    expect(await transitions.recordStepEnd({ stepRunId: 's6', status: 'success', exitCode: 0, outputs: {} }, { agentId: 'agent_a' }, 's7', true)).toEqual({ nextQueued: false, nextRunning: false });
+    expect(await status('s6')).toMatchObject({ status: 'failed', exitCode: 1 });
+    expect((await status('s7')).status).toBe('pending');
   });
 
   describe('an agent reports only for jobs it holds', () => {
