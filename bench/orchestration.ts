@@ -91,28 +91,43 @@ async function watchRuns(apiUrl: string) {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
-  const waiting = new Map<string, (status: string) => void>();
+  const waiting = new Map<string, { resolve: (status: string) => void; reject: (err: Error) => void }>();
   const endedEarly = new Map<string, string>();
-  const subscribed = new Map<string, () => void>();
+  const subscribed = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
+  let broken: Error | null = null;
+  const fail = (err: Error) => {
+    broken ??= err;
+    for (const w of [...waiting.values(), ...subscribed.values()]) w.reject(broken);
+    waiting.clear();
+    subscribed.clear();
+  };
+  ws.on('error', (err) => fail(new Error(`bench: WebSocket failed: ${err.message}`)));
+  ws.on('close', (code) => fail(new Error(`bench: WebSocket closed (${code})`)));
   ws.on('message', (raw) => {
     const frame = JSON.parse(String(raw));
     if (frame.channel !== 'channel_status') return;
-    if (frame.type === 'subscribed') subscribed.get(frame.id)?.();
-    if (frame.type === 'error') throw new Error(`bench: WebSocket error: ${frame.message}`);
+    if (frame.type === 'subscribed') subscribed.get(frame.id)?.resolve();
+    if (frame.type === 'error') fail(new Error(`bench: WebSocket error frame: ${frame.message}`));
     if (frame.type !== 'status' || frame.data.kind !== 'run' || !FINAL.includes(frame.data.status)) return;
     const waiter = waiting.get(frame.data.id);
-    if (waiter) waiter(frame.data.status);
+    if (waiter) waiter.resolve(frame.data.status);
     else endedEarly.set(frame.data.id, frame.data.status);
   });
   return {
     subscribe: (pipelineId: string) =>
-      new Promise<void>((resolve) => {
-        subscribed.set(pipelineId, resolve);
+      new Promise<void>((resolve, reject) => {
+        if (broken) return reject(broken);
+        subscribed.set(pipelineId, { resolve, reject });
         ws.send(JSON.stringify({ id: pipelineId, channel: 'channel_status', action: 'subscribe', params: { pipelineId } }));
       }),
     ended: (runId: string) =>
-      endedEarly.has(runId) ? Promise.resolve(endedEarly.get(runId)!) : new Promise<string>((resolve) => waiting.set(runId, resolve)),
-    close: () => ws.terminate(),
+      endedEarly.has(runId)
+        ? Promise.resolve(endedEarly.get(runId)!)
+        : new Promise<string>((resolve, reject) => (broken ? reject(broken) : waiting.set(runId, { resolve, reject }))),
+    close: () => {
+      ws.removeAllListeners('close');
+      ws.terminate();
+    },
   };
 }
 

@@ -76,15 +76,20 @@ export async function createDatabaseEventBus(
   emitter.setMaxListeners(0);
   let listening: Promise<() => Promise<void>> | null = null;
   const listen = () =>
-    (listening ??= database.listen(STATUS_CHANNEL, (payload) => {
-      let event: StatusEvent;
-      try {
-        event = JSON.parse(payload) as StatusEvent;
-      } catch {
-        return; // not ours
-      }
-      emitter.emit('event', event);
-    }));
+    (listening ??= database
+      .listen(STATUS_CHANNEL, (payload) => {
+        let event: StatusEvent;
+        try {
+          event = JSON.parse(payload) as StatusEvent;
+        } catch {
+          return; // not ours
+        }
+        emitter.emit('event', event);
+      })
+      .catch((err: Error) => {
+        listening = null; // the next subscriber tries again
+        throw new Error(`could not listen for status events: ${err.message}`, { cause: err });
+      }));
   if (opts.listenNow ?? true) await listen();
   return {
     async publish(event) {
@@ -96,6 +101,7 @@ export async function createDatabaseEventBus(
       database.notify(STATUS_CHANNEL, JSON.stringify({ timestamp: new Date().toISOString(), ...event, reason })).catch(onError);
     },
     subscribe(listener) {
+      // Listening takes a round trip: events sent before it is in place are not heard here.
       listen().catch(onError);
       emitter.on('event', listener);
       return () => emitter.off('event', listener);

@@ -120,7 +120,7 @@ export async function startSystem(opts: {
     stack.push(() => workerConnection.close());
 
     // Every status event of the installation reaches every server (through the database).
-    const events = await createDatabaseEventBus(database, (err) => logger.warn({ err }, 'a status event could not be sent'), { listenNow: roles.server });
+    const events = await createDatabaseEventBus(database, (err) => logger.warn({ err }, 'status events: a notice could not be sent or heard'), { listenNow: roles.server });
     stack.push(() => events.close());
     const logIngest = createLogIngest({ db, database });
     const invalidations = await createInvalidations(database);

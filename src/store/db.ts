@@ -50,22 +50,30 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
   const db = drizzle(sql, { schema }) as unknown as Db;
   // LISTEN needs a session of its own; postgres.js opens it on first use and re-listens after a reconnect.
   const listener = postgres(url, { max: 1, onnotice: () => undefined });
-  // Notices go out on one session of their own, so they leave in the order they were sent; those
-  // sent in one turn of the event loop (a step's end and the next step's start) leave in one
-  // statement, in order.
+  // Notices go out on one session of their own, one statement at a time, so they leave in the
+  // order they were sent. Those sent meanwhile (in one turn of the event loop, or while the
+  // statement before was out: a step's end and the next step's start) leave together, in order.
   const notifier = postgres(url, { max: 1, onnotice: () => undefined });
-  let batch: Array<{ channel: string; payload: string; settle: (err?: unknown) => void }> | null = null;
-  const sendBatch = async () => {
-    const sending = batch!;
-    batch = null;
+  type Notice = { channel: string; payload: string; settle: (err?: unknown) => void };
+  let waiting: Notice[] = [];
+  let sending: Promise<void> | null = null;
+  const send = async (group: Notice[]) => {
     try {
-      await notifier`select pg_notify(c, p) from unnest(${sending.map((n) => n.channel)}::text[], ${sending.map((n) => n.payload)}::text[]) as t(c, p)`;
-      for (const n of sending) n.settle();
+      await notifier`select pg_notify(c, p) from unnest(${group.map((n) => n.channel)}::text[], ${group.map((n) => n.payload)}::text[]) as t(c, p)`;
+      for (const n of group) n.settle();
     } catch (err) {
-      if (sending.length === 1) return sending[0].settle(err);
-      // One bad notice (too long, say) must not take the others with it: each on its own.
-      for (const n of sending) await notifier`select pg_notify(${n.channel}, ${n.payload})`.then(() => n.settle(), n.settle);
+      if (group.length === 1) return group[0].settle(err);
+      // One bad notice (too long, say) must not take the others with it: each on its own, in order.
+      for (const n of group) await notifier`select pg_notify(${n.channel}, ${n.payload})`.then(() => n.settle(), n.settle);
     }
+  };
+  const sendAll = async () => {
+    while (waiting.length > 0) {
+      const group = waiting;
+      waiting = [];
+      await send(group);
+    }
+    sending = null;
   };
   return {
     db,
@@ -75,17 +83,15 @@ async function openPostgres(url: string, runMigrations: boolean): Promise<Databa
     },
     notify: (channel, payload) =>
       new Promise<void>((resolve, reject) => {
-        if (!batch) {
-          batch = [];
-          setImmediate(() => void sendBatch());
-        }
-        batch.push({ channel, payload, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+        waiting.push({ channel, payload, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+        sending ??= new Promise((turnEnds) => setImmediate(turnEnds)).then(sendAll);
       }),
     listen: async (channel, onPayload) => {
       const { unlisten } = await listener.listen(channel, onPayload);
       return unlisten;
     },
     close: async () => {
+      await sending; // what was sent before leaves first
       await Promise.all([sql.end({ timeout: 5 }), notifier.end({ timeout: 5 }), listener.end({ timeout: 1 })]);
     },
   };
