@@ -89,7 +89,8 @@ describe('scale-out: separate server and agent processes', () => {
   });
 
   it('re-runs the job on the other agent when its agent is killed -9 mid-step', async () => {
-    const { runId } = await trigger([{ name: 'first', run: 'echo first' }, { name: 'slow', run: 'sleep 6; echo done' }]);
+    // The last step waits on the agent behind the slow one (dispatched two deep), and is lost with it.
+    const { runId } = await trigger([{ name: 'first', run: 'echo first' }, { name: 'slow', run: 'sleep 6; echo done' }, { name: 'last', run: 'echo last' }]);
     const r = await until('the slow step on an agent', async () => {
       const r = await run(runId);
       return r.stages[0].jobs[0].steps[1].status === 'running' ? r : undefined;
@@ -105,7 +106,7 @@ describe('scale-out: separate server and agent processes', () => {
     const job = done.stages[0].jobs[0];
     expect(job.agentId).toBe(agentIdOf(survivor));
     expect(job.attempt).toBe(2);
-    expect(job.steps.map((s: any) => s.status)).toEqual(['success', 'success']);
+    expect(job.steps.map((s: any) => s.status)).toEqual(['success', 'success', 'success']);
     await recordReplayHistory(inject('temporalAddress'), `pipeline-run/${runId}/job/${job.jobRunId}`, 'job-run-agent-lost', SCENARIO_NAMESPACE);
     await startAgent(victim);
   }, 180_000);
