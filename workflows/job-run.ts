@@ -34,6 +34,13 @@ const AGENT_LOST_REDISPATCHES = 1;
 const RUN_AHEAD_PATCH = 'dispatch-next-step-ahead';
 /** …and those from before two were, with one. */
 const TWO_AHEAD_PATCH = 'dispatch-two-steps-ahead';
+/** …and those from before a refused start waited for a pause, without that wait. */
+const REFUSED_WAITS_FOR_PAUSE_PATCH = 'refused-start-waits-for-pause';
+/**
+ * How long a job waits for a pause signal after a step dispatched ahead was refused its start: the
+ * run's `paused` is recorded before its jobs are told, so the refusal can come first.
+ */
+const REFUSED_PAUSE_WAIT_MS = 5_000;
 /** At most this many steps wait on the agent behind the one being decided. */
 const MAX_AHEAD_DEPTH = 2;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
@@ -408,6 +415,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     if (!('result' in settled && settled.result.notStarted)) return settled;
     if (settled.result.runningRecorded) mayHaveStarted.add(i); // it shows running, though it did not run
     await dropAhead();
+    // Refused because its run no longer runs: most likely paused, the signal still on its way. It
+    // must not start again before that signal is in (a stop cancels this wait).
+    if (settled.result.notStarted === 'refused' && !paused && patched(REFUSED_WAITS_FOR_PAUSE_PATCH)) await condition(() => paused, REFUSED_PAUSE_WAIT_MS);
     return undefined;
   }
 

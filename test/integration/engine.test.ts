@@ -7,7 +7,10 @@ import { DB_KINDS, tempDir } from '../support/databases';
 import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
 import { recordReplayHistory } from '../support/record-replay';
+import { eq } from 'drizzle-orm';
 import { JOB_STATUSES, RUN_STATUSES, STEP_STATUSES } from '../../src/statuses';
+import { pipelineRuns } from '../../src/store/schema';
+import { pauseSignal, resumeSignal } from '../../workflows/definitions';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -314,6 +317,40 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     expect(dispatched[3].scheduledEventId).toBeLessThan(dispatched[1].completedEventId!);
     for (const later of dispatched.slice(3)) expect(later.result).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
     await record(done, 'two-ahead');
+  });
+
+  it("starts no step while a pause is recorded and its signal is still on its way to the job", async () => {
+    const dir = tempDir('pause-race');
+    const { runId } = await start({
+      jobs: [{ name: 'j', steps: [{ name: 'a', run: `sleep 2; touch '${dir}/a.done'` }, { name: 'b', run: `touch '${dir}/b.ran'` }, { name: 'c', run: `touch '${dir}/c.ran'` }] }],
+    });
+    const first = await until('step a running', async () => {
+      const r = await run(runId);
+      return steps(r)[0].status === 'running' ? r : undefined;
+    });
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    const job = new Client({ connection, namespace: sys.settings.namespace }).workflow.getHandle(`pipeline-run/${runId}/job/${first.stages[0].jobs[0].jobRunId}`);
+    const setRun = (status: string) => sys.database.db.update(pipelineRuns).set({ status }).where(eq(pipelineRuns.runId, runId));
+    try {
+      // The run's pause is recorded; its signal reaches the job only a second after step a ended.
+      await setRun('paused');
+      await until('step a done', async () => steps(await run(runId))[0].status === 'success', 10_000);
+      await sleep(1000);
+      expect(existsSync(join(dir, 'b.ran'))).toBe(false);
+      await job.signal(pauseSignal, { reason: 'late' });
+      await sleep(1500);
+      expect(existsSync(join(dir, 'b.ran'))).toBe(false);
+      expect(steps(await run(runId))[1].status).not.toBe('running');
+      await setRun('running');
+      await job.signal(resumeSignal, {});
+      const done = await sys.waitForRun(runId);
+      expect(done.status).toBe('success');
+      expect(steps(done).map((s: any) => s.status)).toEqual(['success', 'success', 'success']);
+      expect(existsSync(join(dir, 'c.ran'))).toBe(true);
+      await record(done, 'pause-race');
+    } finally {
+      await connection.close();
+    }
   });
 
   it('keeps a job queued while no agent matches, and stops it', async () => {
