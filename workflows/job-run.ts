@@ -41,6 +41,8 @@ const REFUSED_WAITS_FOR_PAUSE_PATCH = 'refused-start-waits-for-pause';
  * run's `paused` is recorded before its jobs are told, so the refusal can come first.
  */
 const REFUSED_PAUSE_WAIT_MS = 5_000;
+/** …and those from before a retry's own deadline cut was told apart, with the first attempt's. */
+const RETRY_DEADLINE_PATCH = 'retry-cut-by-job-deadline';
 /** At most this many steps wait on the agent behind the one being decided. */
 const MAX_AHEAD_DEPTH = 2;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
@@ -204,9 +206,11 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             // (and, when the step before succeeded there, it has queued this one already).
             if (stepStatus[i] === 'pending') await control.recordStepStatus({ stepRunId, status: 'queued' });
             stepStatus[i] = 'running';
-            cutByDeadline = cutBeforeStart; // a retry after an attempt dispatched ahead
             // eslint-disable-next-line no-restricted-properties
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
+            // Whether the job's deadline, not the step's own timeout, bounds this attempt: a retry
+            // has less of the job's time left than the first attempt had.
+            cutByDeadline = attempt > 1 && patched(RETRY_DEADLINE_PATCH) ? timeoutMs < stepTimeoutMs : cutBeforeStart;
             const dispatchId = nextDispatchId();
             const running = dispatchStep(i, runnable, attempt, timeoutMs, dispatchId);
             fillAhead(i, { stepRunId, attempt, dispatchId, mayTakeMs: timeoutMs });

@@ -199,6 +199,20 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     ]);
   });
 
+  it("tells a retry that the job's deadline cut short from a step that timed out on its own", async () => {
+    // Attempt 1 fails after 3 s; attempt 2, at ~3.5 s, has only the job's last ~2.5 s, less than the
+    // step's own 4 s: it is the job that times out.
+    const marker = join(tempDir('retry-deadline'), 'tried');
+    const { runId } = await start({
+      jobs: [{ name: 'j', timeout: '6s', steps: [{ name: 'flaky', timeout: '4s', retry: { maxAttempts: 2, delay: '500ms' }, run: `if [ -f '${marker}' ]; then sleep 30; fi; touch '${marker}'; sleep 3; exit 1` }] }],
+    });
+    const done = await sys.waitForRun(runId, undefined, 30_000);
+    const job = done.stages[0].jobs[0];
+    expect(job.steps.map((s: any) => [s.status, s.attempt])).toEqual([['timeout', 2]]);
+    expect([job.status, job.reason]).toEqual(['failed', 'job timed out while step flaky ran']);
+    await record(done, 'retry-deadline');
+  });
+
   it('retries a step with its delay, and continueOnError gives partial', async () => {
     const dir = tempDir('retry');
     const counter = join(dir, 'count');
