@@ -26,6 +26,8 @@ export const RUN_STATUS_ATTRIBUTE = RUN_SEARCH_ATTRIBUTES.runStatus;
 const PAUSE_RECORDED_FIRST_PATCH = 'pause-recorded-before-forwarding';
 const RESUME_RECORDED_FIRST_PATCH = 'resume-recorded-before-forwarding';
 const PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH = 'pause-jobs-started-during-pause';
+/** …and those from before the run's status writes were made one after another, with them concurrent. */
+const STATUS_WRITES_IN_ORDER_PATCH = 'run-status-writes-in-order';
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
@@ -44,10 +46,16 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   const runningChildren = new Set<string>();
   const results = new Map<string, JobRunResult>();
 
+  // The run's status writes leave one after another, in the order they were made: a pause and a
+  // resume (or a pause and the run's end) arriving together must not reach the database swapped.
+  let lastWrite: Promise<unknown> = Promise.resolve();
   const setStatus = async (next: string, reason?: string) => {
     status = next;
     upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: next }]);
-    await control.recordRunStatus({ runId, status: next, reason });
+    if (!patched(STATUS_WRITES_IN_ORDER_PATCH)) return void (await control.recordRunStatus({ runId, status: next, reason }));
+    const write = lastWrite.then(() => control.recordRunStatus({ runId, status: next, reason }));
+    lastWrite = write.catch(() => undefined);
+    await write;
   };
   const forward = async (signal: typeof pauseSignal) => {
     await Promise.all(

@@ -10,7 +10,7 @@ import { recordReplayHistory } from '../support/record-replay';
 import { eq } from 'drizzle-orm';
 import { JOB_STATUSES, RUN_STATUSES, STEP_STATUSES } from '../../src/statuses';
 import { pipelineRuns } from '../../src/store/schema';
-import { pauseSignal, resumeSignal } from '../../workflows/definitions';
+import { liveTreeQuery, pauseSignal, resumeSignal } from '../../workflows/definitions';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -363,6 +363,32 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
       expect(existsSync(join(dir, 'c.ran'))).toBe(true);
       await record(done, 'pause-race');
     } finally {
+      await connection.close();
+    }
+  });
+
+  it('writes the run status of pauses and resumes signalled together in the order they came', async () => {
+    const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 60' }] }] });
+    await until('step a running', async () => steps(await run(runId))[0].status === 'running');
+    const runEvents: string[] = [];
+    const unsubscribe = sys.events.subscribe((e) => e.kind === 'run' && e.runId === runId && runEvents.push(e.status));
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    const pipeline = new Client({ connection, namespace: sys.settings.namespace }).workflow.getHandle(`pipeline-run/${runId}`);
+    try {
+      // Straight to the workflow, as fast as they go: the API would have refused every other one.
+      for (let k = 0; k < 15; k++) {
+        await pipeline.signal(pauseSignal, {});
+        await pipeline.signal(resumeSignal, {});
+      }
+      await until('every write done', async () => (await pipeline.query(liveTreeQuery)).paused === false && runEvents.length >= 2);
+      await sleep(500);
+      const [row] = await sys.database.db.select().from(pipelineRuns).where(eq(pipelineRuns.runId, runId));
+      expect(row.status).toBe('running');
+      for (let k = 0; k < runEvents.length; k++) expect(runEvents[k]).toBe(k % 2 === 0 ? 'paused' : 'running');
+      expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})).status).toBe(200);
+      await record(await sys.waitForRun(runId, ['cancelled'], 10_000), 'pause-resume-burst');
+    } finally {
+      unsubscribe();
       await connection.close();
     }
   });
