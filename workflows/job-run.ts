@@ -70,8 +70,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 
   const waitForApproval = createApprovalGate(control);
   let paused = false;
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
+  /** Pause and resume signals taken in: a wait for a pause also ends on a resume (see takeAhead). */
+  let signalsIn = 0;
+  setHandler(pauseSignal, () => void ((paused = true), signalsIn++));
+  setHandler(resumeSignal, () => void ((paused = false), signalsIn++));
 
   const stepStatus: string[] = job.steps.map(() => 'pending');
   const stepState: Record<string, StepState> = {};
@@ -208,9 +210,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
             stepStatus[i] = 'running';
             // eslint-disable-next-line no-restricted-properties
             const timeoutMs = Math.max(1, Math.min(stepTimeoutMs, deadline - Date.now()));
-            // Whether the job's deadline, not the step's own timeout, bounds this attempt: a retry
-            // has less of the job's time left than the first attempt had.
-            cutByDeadline = attempt > 1 && patched(RETRY_DEADLINE_PATCH) ? timeoutMs < stepTimeoutMs : cutBeforeStart;
+            // Whether the job's deadline, not the step's own timeout, bounds this attempt: a retry, or
+            // a dispatch to another agent after one was lost, has less of the job's time left.
+            cutByDeadline = (attempt > 1 || lostQueues.length > 0) && patched(RETRY_DEADLINE_PATCH) ? timeoutMs < stepTimeoutMs : cutBeforeStart;
             const dispatchId = nextDispatchId();
             const running = dispatchStep(i, runnable, attempt, timeoutMs, dispatchId);
             fillAhead(i, { stepRunId, attempt, dispatchId, mayTakeMs: timeoutMs });
@@ -421,7 +423,11 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     await dropAhead();
     // Refused because its run no longer runs: most likely paused, the signal still on its way. It
     // must not start again before that signal is in (a stop cancels this wait).
-    if (settled.result.notStarted === 'refused' && !paused && patched(REFUSED_WAITS_FOR_PAUSE_PATCH)) await condition(() => paused, REFUSED_PAUSE_WAIT_MS);
+    // A resume ends the wait too: the run was paused and resumed before the pause reached this job.
+    if (settled.result.notStarted === 'refused' && !paused && patched(REFUSED_WAITS_FOR_PAUSE_PATCH)) {
+      const seen = signalsIn;
+      await condition(() => paused || signalsIn !== seen, REFUSED_PAUSE_WAIT_MS);
+    }
     return undefined;
   }
 

@@ -28,6 +28,8 @@ const RESUME_RECORDED_FIRST_PATCH = 'resume-recorded-before-forwarding';
 const PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH = 'pause-jobs-started-during-pause';
 /** …and those from before the run's status writes were made one after another, with them concurrent. */
 const STATUS_WRITES_IN_ORDER_PATCH = 'run-status-writes-in-order';
+/** …and those from before a handler stopped midway left the stop to the main flow, with it failing. */
+const HANDLER_LEAVES_STOP_PATCH = 'signal-handler-leaves-stop-to-run';
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
@@ -73,7 +75,22 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     paused,
     jobs: Object.fromEntries(pipeline.jobs.map((j) => [j.key, { jobRunId: ids.jobs[j.key].jobRunId, status: jobStatus[j.key] }])),
   }));
-  setHandler(pauseSignal, async (req) => {
+  /**
+   * A stop that comes while a handler waits (for its status write) is the main flow's to handle: it
+   * records what was left unfinished and the run's `cancelled`. A handler failing with it would end
+   * the workflow there and then, with none of that done.
+   */
+  const leavingStopToRun =
+    (handler: (req?: { reason?: string }) => Promise<void>) =>
+    async (req?: { reason?: string }): Promise<void> => {
+      try {
+        await handler(req);
+      } catch (err) {
+        if (isCancellation(err) && patched(HANDLER_LEAVES_STOP_PATCH)) return;
+        throw err;
+      }
+    };
+  setHandler(pauseSignal, leavingStopToRun(async (req) => {
     if (paused || status !== 'running') return;
     paused = true;
     // Recorded before the jobs hear of it: a step dispatched ahead starts only while the run's
@@ -85,8 +102,8 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     }
     await forward(pauseSignal);
     await setStatus('paused', req?.reason);
-  });
-  setHandler(resumeSignal, async (req) => {
+  }));
+  setHandler(resumeSignal, leavingStopToRun(async (req) => {
     if (!paused) return;
     paused = false;
     // Recorded first too: a step dispatched ahead right after the resume is not refused.
@@ -97,7 +114,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     }
     await forward(resumeSignal);
     await setStatus('running', req?.reason);
-  });
+  }));
 
   const runJob = async (job: CompiledJob): Promise<JobRunResult> => {
     const { jobRunId, stepRunIds } = ids.jobs[job.key];

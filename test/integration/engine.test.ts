@@ -380,15 +380,38 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
         await pipeline.signal(pauseSignal, {});
         await pipeline.signal(resumeSignal, {});
       }
-      await until('every write done', async () => (await pipeline.query(liveTreeQuery)).paused === false && runEvents.length >= 2);
-      await sleep(500);
+      // Every write done: the event count even (pairs) and still for a while; the row then says running.
+      let last = -1;
+      await until('every write done', async () => {
+        const settled = runEvents.length === last && last % 2 === 0 && (await pipeline.query(liveTreeQuery)).paused === false;
+        last = runEvents.length;
+        return settled;
+      });
       const [row] = await sys.database.db.select().from(pipelineRuns).where(eq(pipelineRuns.runId, runId));
       expect(row.status).toBe('running');
+      expect(runEvents.length).toBe(30);
       for (let k = 0; k < runEvents.length; k++) expect(runEvents[k]).toBe(k % 2 === 0 ? 'paused' : 'running');
       expect((await sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})).status).toBe(200);
       await record(await sys.waitForRun(runId, ['cancelled'], 10_000), 'pause-resume-burst');
     } finally {
       unsubscribe();
+      await connection.close();
+    }
+  });
+
+  it('ends a run stopped while a pause is being written as cancelled, everything recorded', async () => {
+    const connection = await Connection.connect({ address: sys.temporalAddress });
+    try {
+      // The stop must come while the pause is being written: a few tries make that likely.
+      for (let k = 0; k < 5; k++) {
+        const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 60' }, { name: 'b', run: 'true' }] }] });
+        await until('step a running', async () => steps(await run(runId))[0].status === 'running');
+        const pipeline = new Client({ connection, namespace: sys.settings.namespace }).workflow.getHandle(`pipeline-run/${runId}`);
+        await Promise.all([pipeline.signal(pauseSignal, {}), sys.api('POST', `/api/v1/pipelines/${pipelineId}/runs/${runId}/stop`, {})]);
+        const stopped = await sys.waitForRun(runId, ['cancelled'], 10_000);
+        expect(steps(stopped).map((s: any) => s.status)).toEqual(['cancelled', 'cancelled']);
+      }
+    } finally {
       await connection.close();
     }
   });
