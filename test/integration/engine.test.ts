@@ -367,6 +367,23 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     }
   });
 
+  it('starts a step refused its start after at most a few seconds when no pause comes', async () => {
+    const dir = tempDir('refused-no-pause');
+    const { runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 2' }, { name: 'b', run: `touch '${dir}/b.ran'` }] }] });
+    await until('step a running', async () => steps(await run(runId))[0].status === 'running');
+    const setRun = (status: string) => sys.database.db.update(pipelineRuns).set({ status }).where(eq(pipelineRuns.runId, runId));
+    // Paused and resumed in the database only, with no signal to the job: b is refused, waits for a
+    // pause that never comes, then runs.
+    await setRun('paused');
+    await until('step a done', async () => steps(await run(runId))[0].status === 'success', 10_000);
+    await setRun('running');
+    const aDone = Date.now();
+    const done = await sys.waitForRun(runId, undefined, 20_000);
+    expect(done.status).toBe('success');
+    expect(existsSync(join(dir, 'b.ran'))).toBe(true);
+    expect(Date.parse(steps(done)[1].startedAt) - aDone).toBeGreaterThan(2_000);
+  });
+
   it('writes the run status of pauses and resumes signalled together in the order they came', async () => {
     const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'sleep 60' }] }] });
     await until('step a running', async () => steps(await run(runId))[0].status === 'running');
