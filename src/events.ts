@@ -107,7 +107,8 @@ export async function createDatabaseEventBus(
       return () => emitter.off('event', listener);
     },
     async close() {
-      if (listening) await (await listening.catch(() => async () => undefined))();
+      const unlisten = await listening?.catch(() => undefined); // never listened, or failed to: nothing to end
+      await unlisten?.();
     },
   };
 }

@@ -383,17 +383,15 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
    * for less than it did, and grows by one at its end, unless a step in it is over already.
    */
   function extendAhead(i: number) {
+    const running = ahead.get(i);
+    if (!running) return;
     let mayTakeMs = 0;
-    let last = i - 1;
     for (let k = i; ahead.has(k); k++) {
       const entry = ahead.get(k)!;
       if (entry.state === 'over') return;
-      mayTakeMs = k === i ? entry.timeoutMs : mayTakeMs + STEP_TIMEOUT_MARGIN_MS + entry.timeoutMs;
-      entry.mayTakeMs = mayTakeMs;
-      last = k;
+      mayTakeMs = entry.mayTakeMs = (k === i ? 0 : mayTakeMs + STEP_TIMEOUT_MARGIN_MS) + entry.timeoutMs;
     }
-    if (last < i) return;
-    fillAhead(i, { stepRunId: input.stepRunIds[i], attempt: 1, dispatchId: ahead.get(i)!.dispatchId, mayTakeMs: ahead.get(i)!.mayTakeMs });
+    fillAhead(i, { stepRunId: input.stepRunIds[i], attempt: 1, dispatchId: running.dispatchId, mayTakeMs: running.mayTakeMs });
   }
 
   /**
