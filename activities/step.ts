@@ -259,25 +259,26 @@ export function createStepActivities(deps: StepActivityDeps) {
       const workspace = workspaceFor(deps.workspaceRoot, input.runId, input.jobRunId);
       const cwd = insideWorkspace(workspace, input.step.workingDirectory);
       const outputFile = join(workspace, '..', `.outputs-${input.stepRunId}`);
-      // The workspace, the log and the step's `running` (which refuses a job this agent does not
-      // hold) are made ready at once; every outcome is observed, and a refusal stops it all. A step
-      // waiting its turn leaves the workspace alone until then: the step before still works in it.
+      // The workspace and the step's `running` (which refuses a job this agent does not hold) are
+      // made ready at once; both outcomes are observed, and a refusal stops it all. A step waiting
+      // its turn leaves the workspace alone until then: the step before still works in it.
       const prepare = () => mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
       const preparing = waitsItsTurn && mayStart ? mayStart.then(prepare) : prepare();
-      const opening = logSink.open(input.stepRunId, createSecretMasker(input.secrets), beat.stopOpening);
-      const [started, prepared, opened] = await Promise.allSettled([mayStart, preparing, opening]);
-      const failed = [started, prepared, opened].find((r) => r.status === 'rejected');
+      const [started, prepared] = await Promise.allSettled([mayStart, preparing]);
+      const failed = [started, prepared].find((r) => r.status === 'rejected');
       if (failed) {
-        if (opened.status === 'fulfilled') await opened.value.close();
         await rm(outputFile, { force: true });
         throw failed.reason;
       }
-      const log = (shipping = await opening);
+      const log = (shipping = await logSink.open(input.stepRunId, createSecretMasker(input.secrets)));
       const ctx = await beat.context;
+      // A stop gives up, in seconds, on lines no server has taken: when no server can be reached,
+      // the step still ends.
+      const stopped = { withinMs: STOPPED_LOG_GRACE_MS, from: ctx.cancellationSignal };
       const command = commandFor(input.step, deps.plugins);
       if ('error' in command) {
         log.write('system', command.error);
-        await log.close();
+        await log.close(stopped);
         return { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: command.error, lines: log.linesWritten };
       }
       const env: Record<string, string> = {
@@ -301,11 +302,9 @@ export function createStepActivities(deps: StepActivityDeps) {
         feedLog(log, () => proc),
       );
       ctx.cancelled.catch(() => proc.cancel());
-      // Still beating while the last lines are acknowledged: a slow server is not a lost agent. A
-      // stopped step waits for them only briefly, so that a stop ends in seconds even when no
-      // server takes its lines.
+      // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
       const end = await proc.done;
-      await log.close(end.kind === 'cancelled' ? STOPPED_LOG_GRACE_MS : undefined);
+      await log.close(stopped);
       const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
       await rm(outputFile, { force: true });
       const lines = log.linesWritten;
@@ -329,19 +328,14 @@ export function createStepActivities(deps: StepActivityDeps) {
   }
 
   /**
-   * Heartbeats from the moment the step may start, before its log is open: a stop reaches a step
-   * that still waits for a server to open its log, and an agent waiting for a server is not a lost
-   * one. Beats carry progress, keep the job's slot from expiring during a long step, and bring a
-   * cancel request (which also ends the wait for the log: `stopOpening`).
+   * Heartbeats from the moment the step may start, while its last lines wait for a server too: an
+   * agent waiting for a server is not a lost one. Beats carry progress, keep the job's slot from
+   * expiring during a long step, and bring a cancel request.
    */
   function beatOnceStarted(jobRunId: string, mayStart: Promise<void> | undefined, lines: () => number) {
     let timer: NodeJS.Timeout | undefined;
-    const stopOpening = new AbortController();
     const context = (mayStart ?? Promise.resolve()).then(() => {
       const ctx = Context.current();
-      const cancelled = () => stopOpening.abort(ctx.cancellationSignal.reason);
-      if (ctx.cancellationSignal.aborted) cancelled();
-      else ctx.cancellationSignal.addEventListener('abort', cancelled, { once: true });
       timer = setInterval(() => {
         ctx.heartbeat({ lines: lines() });
         deps.slots.touch(jobRunId);
@@ -349,7 +343,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       return ctx;
     });
     context.catch(() => undefined); // a refused start is observed through mayStart
-    return { context, stopOpening: stopOpening.signal, stop: () => clearInterval(timer) };
+    return { context, stop: () => clearInterval(timer) };
   }
 }
 

@@ -15,17 +15,26 @@ export interface StepLogWriter {
   /** Batches cut but not yet acknowledged. */
   readonly queuedBatches: number;
   /**
-   * Resolves when every line written so far is acknowledged (or the log was refused). With
-   * `withinMs`, gives up on what is still unacknowledged by then, says so, and resolves: a stopped
-   * step must end in seconds even when no server takes its lines.
+   * Resolves when every line written so far is acknowledged (or the log was refused). With a
+   * limit, gives up on what is still unacknowledged `withinMs` after `from` aborts (after the call
+   * when there is no `from`), says so, and resolves: a stopped step must end in seconds even when
+   * no server takes its lines.
    */
-  close(withinMs?: number): Promise<void>;
+  close(limit?: CloseLimit): Promise<void>;
   readonly linesWritten: number;
 }
 
+export interface CloseLimit {
+  withinMs: number;
+  from?: AbortSignal;
+}
+
 export interface LogSink {
-  /** Waits for a server to open the log; `cancelled` ends the wait (rejecting with its reason). */
-  open(stepRunId: string, masker: SecretMasker, cancelled?: AbortSignal): Promise<StepLogWriter>;
+  /**
+   * A step's log, ready at once: a server is asked where it continues (after an earlier attempt's
+   * lines) only when its first batch leaves, so a step that prints nothing costs no round trip.
+   */
+  open(stepRunId: string, masker: SecretMasker): Promise<StepLogWriter>;
 }
 
 /** How lines reach the control plane: in-process, or over HTTP to any server. Throwing means "try again". */
@@ -77,12 +86,10 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
   }
 
   return {
-    async open(stepRunId, masker, cancelled) {
-      const opened = await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId), () => !cancelled?.aborted);
-      if (!opened) throw cancelled?.reason ?? new Error(`opening the log of step ${stepRunId} was cancelled`);
-      let refused: string | null = opened.ok ? null : opened.message;
-      if (refused) problem(`log of step ${stepRunId} refused: ${refused}`);
-      let next = opened.ok ? opened.nextLine : 1;
+    async open(stepRunId, masker) {
+      /** Why nothing more is sent: the server refused the log, or close gave up on it. */
+      let refused: string | null = null;
+      let next = 1;
       let pending: StoredLine[] = [];
       let pendingBytes = 0;
       const queue: LogBatch[] = [];
@@ -95,11 +102,30 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
         for (const w of waiters) w();
         waiters = [];
       };
+      const refuse = (message: string) => {
+        refused = message;
+        queue.length = 0;
+        problem(`log of step ${stepRunId} refused: ${message}`);
+      };
+      // Lines are numbered from 1 as written; once a server says where the step's log continues,
+      // they are sent shifted by `shift`.
+      let shift: number | null = null;
+      let opening: Promise<boolean> | null = null;
+      const openLog = async () => {
+        const opened = await untilAnswered(`opening the log of step ${stepRunId}`, () => transport.open(stepRunId), () => !refused);
+        if (!opened) return false; // given up on (see close)
+        if (!opened.ok) refuse(opened.message);
+        else shift = opened.nextLine - 1;
+        return opened.ok;
+      };
+      const shifted = (batch: LogBatch, by: number): LogBatch =>
+        by === 0 ? batch : { firstLine: batch.firstLine + by, lines: batch.lines.map(([n, meta, text]) => [n + by, meta, text]) };
 
       // One batch in flight per step: batch k+1 leaves only once batch k is stored, so the log has no gap.
       const drain = async () => {
         while (queue.length > 0 && !refused) {
-          const batch = queue[0];
+          if (shift === null && !(await (opening ??= openLog()))) break;
+          const batch = shifted(queue[0], shift!);
           const result = await untilAnswered(
             `sending lines ${batch.firstLine}-${batch.firstLine + batch.lines.length - 1} of step ${stepRunId}`,
             () => transport.append(stepRunId, batch),
@@ -107,11 +133,7 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
           );
           if (!result) break; // given up on (see close)
           if (result.ok) queue.shift();
-          else {
-            refused = result.message;
-            queue.length = 0;
-            problem(`log of step ${stepRunId} refused: ${result.message}`);
-          }
+          else refuse(result.message);
           relieve();
         }
         relieve();
@@ -144,10 +166,18 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
         get queuedBatches() {
           return queue.length;
         },
-        async close(withinMs) {
+        async close(limit) {
           cut();
           let timer: NodeJS.Timeout | undefined;
-          const givenUp = withinMs === undefined ? null : new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), withinMs)));
+          let countdown: (() => void) | undefined;
+          const givenUp = !limit
+            ? null
+            : new Promise<'late'>((r) => {
+                countdown = () => (timer = setTimeout(() => r('late'), limit.withinMs));
+                if (!limit.from || limit.from.aborted) countdown();
+                else limit.from.addEventListener('abort', countdown, { once: true });
+              });
+          const withinMs = limit?.withinMs;
           try {
             while (draining) {
               if ((await (givenUp ? Promise.race([draining, givenUp]) : draining)) !== 'late') continue;
@@ -160,6 +190,7 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
             }
           } finally {
             clearTimeout(timer);
+            if (countdown) limit?.from?.removeEventListener('abort', countdown);
           }
         },
         get linesWritten() {

@@ -286,23 +286,31 @@ describe('realtime: two server replicas, one agent shipping logs over HTTP', () 
       expect(run.stages[0].jobs[0].steps[0].status).toBe('cancelled');
       expect(cutOff.proc.stdout()).toMatch(new RegExp(`log of step ${stepRunIds[0]}: gave up on \\d+ lines not acknowledged within ${STOPPED_LOG_GRACE_MS} ms`));
 
-      // A step that starts while no server can open its log: it waits, beating, and a stop ends it.
-      const waiting = await trigger('rt', [{ name: 'never-opened', run: 'echo never' }], cutOff.job);
-      await until('the step running, its log not yet opened', async () => {
-        const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
-        return r.stages[0].jobs[0].steps[0].status === 'running';
-      });
-      await new Promise((r) => setTimeout(r, 1000));
-      expect(cutOff.proc.stdout()).toContain(`opening the log of step ${waiting.stepRunIds[0]} failed`);
-      const t1 = Date.now();
-      expect((await api(b, 'POST', `/api/v1/pipelines/${waiting.pipelineId}/runs/${waiting.runId}/stop`, {})).status).toBe(200);
-      const stopped = await until('the waiting run cancelled', async () => {
-        const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
-        return r.status === 'cancelled' ? r : undefined;
-      }, 30_000);
-      expect(Date.now() - t1).toBeLessThan(10_000);
-      expect(stopped.stages[0].jobs[0].steps[0].status).toBe('cancelled');
-      expect(stopped.stages[0].jobs[0].attempt).toBe(1); // not taken for a lost agent
+      // A step that starts while no server can open its log: it runs, its lines wait, and a stop
+      // ends it; so does a stop once its process has exited and only its lines still wait.
+      for (const [name, run, ended] of [
+        ['never-opened', 'echo never; sleep 600', 'cancelled'],
+        ['exited-unshipped', 'echo never', 'success'],
+      ] as const) {
+        const waiting = await trigger('rt', [{ name, run }], cutOff.job);
+        await until('the step running, its log not yet opened', async () => {
+          const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
+          return r.stages[0].jobs[0].steps[0].status === 'running';
+        });
+        await until('the agent trying to open its log', async () => cutOff.proc.stdout().includes(`opening the log of step ${waiting.stepRunIds[0]} failed`));
+        await new Promise((r) => setTimeout(r, 1000));
+        const t1 = Date.now();
+        expect((await api(b, 'POST', `/api/v1/pipelines/${waiting.pipelineId}/runs/${waiting.runId}/stop`, {})).status).toBe(200);
+        const stopped = await until('the waiting run cancelled', async () => {
+          const r = (await api(b, 'GET', `/api/v1/pipelines/runs/${waiting.runId}`)).body.detail;
+          return r.status === 'cancelled' ? r : undefined;
+        }, 30_000);
+        expect(Date.now() - t1).toBeLessThan(10_000);
+        // The process's own end, when it had one before the stop.
+        expect(stopped.stages[0].jobs[0].steps[0].status).toBe(ended);
+        expect(stopped.stages[0].jobs[0].attempt).toBe(1); // not taken for a lost agent
+        expect(cutOff.proc.stdout()).toContain(`log of step ${waiting.stepRunIds[0]}: gave up on 1 lines not acknowledged within ${STOPPED_LOG_GRACE_MS} ms`);
+      }
     } finally {
       proxy.cut(0); // open again for the next test
       killGroup(cutOff.proc.child, 'SIGKILL');

@@ -1,5 +1,6 @@
-// The shipping log sink when no server takes its lines: a stopped step's log gives up by its
-// deadline (and stops sending), while an ordinary close keeps waiting for every line.
+// The shipping log sink: it asks a server where a step's log continues only when lines leave, and
+// when no server takes them, a stopped step's log gives up by its deadline (and stops sending),
+// while an ordinary close keeps waiting for every line.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -15,19 +16,24 @@ afterEach(async () => {
   }
 });
 
-/** A server that opens logs at line 1 and answers every batch with 503 until `healthy` is set. */
-async function overloadedServer() {
-  const state = { healthy: false, batches: 0 };
+/** A server that opens logs at `nextLine` and answers every batch with 503 until `healthy` is set. */
+async function overloadedServer(nextLine = 1) {
+  const state = { healthy: false, batches: 0, requests: [] as Array<{ method: string; body: string }> };
   const server = createServer((req, res) => {
-    req.resume();
-    res.setHeader('content-type', 'application/json');
-    if (req.method === 'GET') return res.end(JSON.stringify({ code: 0, detail: { nextLine: 1 } }));
-    state.batches++;
-    if (!state.healthy) {
-      res.statusCode = 503;
-      return res.end('{}');
-    }
-    res.end(JSON.stringify({ code: 0, detail: { storedThrough: 0, duplicate: false } }));
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      state.requests.push({ method: req.method ?? '', body });
+      res.setHeader('content-type', 'application/json');
+      if (req.method === 'GET') return res.end(JSON.stringify({ code: 0, detail: { nextLine } }));
+      state.batches++;
+      if (!state.healthy) {
+        res.statusCode = 503;
+        return res.end('{}');
+      }
+      const batch = JSON.parse(body);
+      res.end(JSON.stringify({ code: 0, detail: { storedThrough: batch.firstLine + batch.lines.length - 1, duplicate: false } }));
+    });
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -48,7 +54,7 @@ describe('shipping log sink with no server taking lines', () => {
     const log = await sink.open('step_x', createSecretMasker([]));
     for (let i = 1; i <= 35; i++) log.write('stdout', `line ${i}`);
     const t0 = Date.now();
-    await log.close(400);
+    await log.close({ withinMs: 400 });
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(problems.at(-1)).toBe('log of step step_x: gave up on 35 lines not acknowledged within 400 ms');
     expect(problems.some((p) => p.includes('sending lines 1-10 of step step_x failed'))).toBe(true);
@@ -61,19 +67,54 @@ describe('shipping log sink with no server taking lines', () => {
     expect(log.write('stdout', 'after the end')).toBe(true);
   });
 
-  it('stops waiting for a server to open the log once the step is cancelled', async () => {
+  it('asks no server anything for a step that prints nothing', async () => {
+    const server = await overloadedServer();
+    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5 });
+    const log = await sink.open('step_quiet', createSecretMasker([]));
+    await log.close();
+    await sleep(50);
+    expect(server.state.requests).toEqual([]);
+  });
+
+  it('numbers lines after where the server says the step’s log continues (an earlier attempt’s lines)', async () => {
+    const server = await overloadedServer(6);
+    server.state.healthy = true;
+    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5, batchLines: 2 });
+    const log = await sink.open('step_again', createSecretMasker(['s3cret']));
+    for (const text of ['one', 'two s3cret', 'three']) log.write('stdout', text);
+    await log.close();
+    expect(server.state.requests.map((r) => r.method)).toEqual(['GET', 'POST', 'POST']);
+    const sent = server.state.requests.slice(1).map((r) => JSON.parse(r.body));
+    expect(sent.map((b) => b.firstLine)).toEqual([6, 8]);
+    expect(sent.flatMap((b) => b.lines.map((l: [number, string, string]) => [l[0], l[2]]))).toEqual([
+      [6, 'one'],
+      [7, 'two ***'],
+      [8, 'three'],
+    ]);
+  });
+
+  it('gives up, the limit after a stop, on lines of a log no server could open', async () => {
     const gone = createServer();
     await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(gone.address() as { port: number }).port}`;
     await new Promise((r) => gone.close(r)); // nothing listens there any more
     const problems: string[] = [];
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [url], token: 't', agentId: 'a', timeoutMs: 1000 }), { onProblem: (m) => problems.push(m) });
-    const cancel = new AbortController();
-    setTimeout(() => cancel.abort(new Error('the step was cancelled')), 300);
+    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5, onProblem: (m) => problems.push(m) });
+    const log = await sink.open('step_z', createSecretMasker([]));
+    log.write('stdout', 'never stored');
+    const stop = new AbortController();
     const t0 = Date.now();
-    await expect(sink.open('step_z', createSecretMasker([]), cancel.signal)).rejects.toThrow('the step was cancelled');
+    const closed = log.close({ withinMs: 300, from: stop.signal });
+    let done = false;
+    void closed.then(() => (done = true));
+    await sleep(800);
+    expect(done).toBe(false); // not stopped: it keeps trying
+    stop.abort(new Error('the step was cancelled'));
+    await closed;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1100);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(problems[0]).toContain('opening the log of step step_z failed');
+    expect(problems.at(-1)).toBe('log of step step_z: gave up on 1 lines not acknowledged within 300 ms');
   });
 
   it('keeps sending until the lines are acknowledged when the step was not stopped', async () => {
