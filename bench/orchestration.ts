@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import WebSocket from 'ws';
-import { TOKEN, cpuMs, postgresCpuMs, rssMB, startScaleOutStack } from './stack';
+import { TOKEN, childPids, cpuMs, postgresCpuMs, privateMB, rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
@@ -176,11 +176,17 @@ export async function benchOrchestration(rounds = 5) {
       spec: { namespace: 'bench', version: 'v1', jobs: [{ name: 'm', matrix: { a: Array.from({ length: 10 }, (_, i) => i), b: Array.from({ length: 10 }, (_, i) => i) }, steps: [{ name: 's', run: 'true' }] }] },
     });
     await watcher.subscribe(matrix.detail.pipelineId);
-    const idle = { server: Math.round(rssMB(server.child.pid!)), agent: Math.round(rssMB(agent.child.pid!)) };
-    const peak = { ...idle };
+    // The agent's memory: its RSS, and what its spawner holds of its own (the spawner's other
+    // pages are node's code, which the agent's RSS already counts).
+    const [spawner] = childPids(agent.child.pid!);
+    if (spawner === undefined) throw new Error('bench: the agent has no spawner process');
+    const agentMB = () => rssMB(agent.child.pid!) + privateMB(spawner);
+    const idle = { server: Math.round(rssMB(server.child.pid!)), agent: Math.round(agentMB()) };
+    const peak = { ...idle, spawnerPrivate: privateMB(spawner) };
     const sampler = setInterval(() => {
       peak.server = Math.max(peak.server, rssMB(server.child.pid!));
-      peak.agent = Math.max(peak.agent, rssMB(agent.child.pid!));
+      peak.agent = Math.max(peak.agent, agentMB());
+      peak.spawnerPrivate = Math.max(peak.spawnerPrivate, privateMB(spawner));
     }, 50);
     const fanOutMs = await runToEnd(matrix.detail.pipelineId);
     clearInterval(sampler);
@@ -207,7 +213,7 @@ export async function benchOrchestration(rounds = 5) {
       cpuMsPerStep: { ours: oursCpu, floor: floorCpu },
       fanOut100JobsMs: Math.round(fanOutMs),
       rssBeforeFanOutMB: idle,
-      peakRssMB: { server: Math.round(peak.server), agent: Math.round(peak.agent) },
+      peakRssMB: { server: Math.round(peak.server), agent: Math.round(peak.agent), ofWhichSpawnerPrivate: Math.round(peak.spawnerPrivate) },
       targets: { ratioToFloor: 1.5, msPerStep: 25, fanOut100JobsMs: 10_000, controlWorkerRssMB: 300, agentRssMB: 150 },
     };
   } finally {

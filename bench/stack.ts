@@ -34,15 +34,25 @@ function arcentra(role: string, env: Record<string, string>): { child: ChildProc
   return { child, ready };
 }
 
-/** CPU time (ms) a process and the children it waited for have used, from /proc (clock ticks of 10 ms). */
-export function cpuMs(pid: number): number {
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0; // gone
+    return null; // gone
   }
+}
+
+/**
+ * CPU time (ms) a process, the children it waited for, and its living descendants (an agent's
+ * spawner, say) have used, from /proc (clock ticks of 10 ms).
+ */
+export function cpuMs(pid: number, descendants = true): number {
+  const f = statFields(pid);
+  if (!f) return 0;
+  let total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+  if (descendants) for (const child of childPids(pid)) total += cpuMs(child);
+  return total;
 }
 
 /** CPU time (ms) of every PostgreSQL process on the machine (its backends serve both stacks alike). */
@@ -50,7 +60,7 @@ export function postgresCpuMs(): number {
   let total = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') total += cpuMs(Number(pid), false);
     } catch {
       // exited meanwhile
     }
@@ -61,6 +71,28 @@ export function postgresCpuMs(): number {
 export function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
+}
+
+/**
+ * The memory only this process holds (its private pages: what its end would free), in MB. For a
+ * helper such as an agent's spawner, whose other pages are node's code, shared with the agent.
+ */
+export function privateMB(pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(rollup)?.[1] ?? 0);
+    return (kb('Private_Clean') + kb('Private_Dirty')) / 1024;
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** The living child processes of a process. */
+export function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((child) => Number(statFields(child)?.[1]) === pid);
 }
 
 export interface ScaleOutStack {
