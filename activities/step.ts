@@ -1,5 +1,5 @@
 // Step activities, executed by an agent on its own task queue: run one step in the job's workspace.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -66,7 +66,7 @@ export interface RunStepInput {
 
 type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs' | 'dispatchId'>;
 
-export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed';
+export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed' | 'outputs_too_large';
 
 export interface RunStepResult {
   status: 'success' | 'failed' | 'timeout' | 'cancelled';
@@ -124,6 +124,24 @@ function insideWorkspace(workspace: string, sub: string | undefined): string {
     throw ApplicationFailure.nonRetryable(`workingDirectory "${sub}" leaves the workspace`, 'SetupFailed');
   }
   return dir;
+}
+
+/** Outputs travel in the workflow's history: a step whose output file is larger fails instead. */
+export const MAX_OUTPUT_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads and removes a step's $ARCENTRA_OUTPUT file. Synchronously, as its creation: a small local
+ * file between one step and the next, where each thread-pool round trip cost more than the call
+ * (BENCHMARKS.md); its size is checked before it is read.
+ */
+function takeOutputs(file: string): { outputs: Record<string, string> } | { tooLarge: number } {
+  try {
+    const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+    if (size > MAX_OUTPUT_FILE_BYTES) return { tooLarge: size };
+    return { outputs: size === 0 ? {} : parseOutputs(readFileSync(file, 'utf8')) };
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** `key=value` lines appended to $ARCENTRA_OUTPUT become step outputs. */
@@ -262,12 +280,15 @@ export function createStepActivities(deps: StepActivityDeps) {
       // The workspace and the step's `running` (which refuses a job this agent does not hold) are
       // made ready at once; both outcomes are observed, and a refusal stops it all. A step waiting
       // its turn leaves the workspace alone until then: the step before still works in it.
-      const prepare = () => mkdir(cwd, { recursive: true }).then(() => writeFile(outputFile, ''));
+      const prepare = async () => {
+        mkdirSync(cwd, { recursive: true });
+        writeFileSync(outputFile, '');
+      };
       const preparing = waitsItsTurn && mayStart ? mayStart.then(prepare) : prepare();
       const [started, prepared] = await Promise.allSettled([mayStart, preparing]);
       const failed = [started, prepared].find((r) => r.status === 'rejected');
       if (failed) {
-        await rm(outputFile, { force: true });
+        rmSync(outputFile, { force: true });
         throw failed.reason;
       }
       const log = (shipping = await logSink.open(input.stepRunId, createSecretMasker(input.secrets)));
@@ -304,10 +325,13 @@ export function createStepActivities(deps: StepActivityDeps) {
       ctx.cancelled.catch(() => proc.cancel());
       // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
       const end = await proc.done;
+      const taken = takeOutputs(outputFile);
+      const tooLarge = 'tooLarge' in taken ? `$ARCENTRA_OUTPUT holds ${taken.tooLarge} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take` : null;
+      if (tooLarge) log.write('system', tooLarge);
       await log.close(stopped);
-      const outputs = parseOutputs(await readFile(outputFile, 'utf8').catch(() => ''));
-      await rm(outputFile, { force: true });
+      const outputs = 'outputs' in taken ? taken.outputs : {};
       const lines = log.linesWritten;
+      if (tooLarge && end.kind === 'exited' && end.exitCode === 0) return { status: 'failed', exitCode: 0, outputs, reason: 'outputs_too_large', message: tooLarge, lines };
       switch (end.kind) {
         case 'exited':
           return end.exitCode === 0

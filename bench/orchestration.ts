@@ -1,6 +1,7 @@
 // Benchmarks of the engine on a real dev server, in the scale-out shape: an `arcentra server` process
 // (API + control worker) and an `arcentra agent` process on one PostgreSQL. Measures the per-step
-// overhead against a bare-Temporal floor, a 100-job matrix fan-out, and each process's peak RSS.
+// overhead against a bare-Temporal floor (their rounds alternating), a 100-job matrix fan-out, and
+// each process's peak RSS.
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -10,8 +11,11 @@ import { TOKEN, childPids, cpuMs, postgresCpuMs, privateMB, rssMB, startScaleOut
 const STEPS = 50;
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
-/** CPU used per step by each process while `work` runs, in ms (2 cores: at most 2 ms of CPU per ms). */
-async function cpuPerStep(pids: Record<string, number>, steps: number, work: () => Promise<void>) {
+/**
+ * CPU used by each process over the windows it measures, per step, in ms (2 cores: at most 2 ms
+ * of CPU per ms): ours and the floor alternate, so each side sums its own rounds.
+ */
+function cpuMeter(pids: Record<string, number>) {
   const own = () => {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
@@ -20,40 +24,53 @@ async function cpuPerStep(pids: Record<string, number>, steps: number, work: () 
     ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, pid === process.pid ? own() : cpuMs(pid)])),
     postgres: postgresCpuMs(),
   });
-  const before = read();
-  await work();
-  const after = read();
-  const per = Object.fromEntries(Object.keys(after).map((k) => [k, +((after[k] - before[k]) / steps).toFixed(1)]));
-  return { ...per, total: +Object.values(per).reduce((a, b) => a + b, 0).toFixed(1) };
+  const sums: Record<string, number> = {};
+  let steps = 0;
+  return {
+    async measure<T>(work: () => Promise<T>, stepsDone: number): Promise<T> {
+      const before = read();
+      const result = await work();
+      const after = read();
+      for (const k of Object.keys(after)) sums[k] = (sums[k] ?? 0) + after[k] - before[k];
+      steps += stepsDone;
+      return result;
+    },
+    perStep() {
+      const per = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, +(v / steps).toFixed(1)]));
+      return { ...per, total: +Object.values(per).reduce((x, y) => x + y, 0).toFixed(1) };
+    },
+  };
 }
 
-async function floorMs(address: string, namespace: string, rounds: number, temporalPid: number) {
+/** The floor: a bare workflow running STEPS no-op activities, its worker in this process. */
+async function startFloor(address: string, namespace: string, temporalPid: number) {
   const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet });
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({ connection, namespace, taskQueue: 'bench-floor', workflowBundle: bundle, activities: { noop: async () => undefined } });
   const running = worker.run();
   const client = new Client({ connection: await Connection.connect({ address }), namespace });
-  const times: number[] = [];
+  // The worker runs in this process: its CPU is this process's.
+  const cpu = cpuMeter({ temporal: temporalPid, worker: process.pid });
   const workflowIds: string[] = [];
-  let workflowId = '';
   const round = async () => {
     const t = performance.now();
-    workflowId = `floor-${Date.now()}-${times.length}`;
+    const workflowId = `floor-${Date.now()}-${workflowIds.length}`;
     workflowIds.push(workflowId);
     await client.workflow.execute('FloorWorkflow', { taskQueue: 'bench-floor', workflowId, args: [STEPS] });
     return performance.now() - t;
   };
-  await round(); // warms up
-  // The worker runs in this process: its CPU is this process's.
-  const cpu = await cpuPerStep({ temporal: temporalPid, worker: process.pid }, rounds * STEPS, async () => {
-    for (let i = 0; i < rounds; i++) times.push(await round());
-  });
-  const breakdown = await historyBreakdown(client, workflowId, STEPS);
-  const workflowTimes = await Promise.all(workflowIds.slice(1).map((id) => workflowMs(client, id)));
-  worker.shutdown();
-  await running;
-  await connection.close();
-  return { times, workflowTimes, breakdown, cpu };
+  return {
+    client,
+    cpu,
+    workflowIds,
+    round: () => cpu.measure(round, STEPS),
+    warmUp: round,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
 }
 
 /** A workflow's own time, from its history: its start to its completion, as Temporal recorded them. */
@@ -133,7 +150,7 @@ async function watchRuns(apiUrl: string) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function benchOrchestration(rounds = 5) {
+export async function benchOrchestration(rounds = 9) {
   const stack = await startScaleOutStack(() => ({ ARCENTRA_AGENT_MAX_JOBS: '100' }));
   const { api } = stack;
   const server = { child: stack.server };
@@ -156,19 +173,26 @@ export async function benchOrchestration(rounds = 5) {
       spec: { namespace: 'bench', version: 'v1', jobs: [{ name: 'j', steps: Array.from({ length: STEPS }, (_, i) => ({ name: `s${i}`, run: 'true' })) }] },
     });
     await watcher.subscribe(steps.detail.pipelineId);
-    await runToEnd(steps.detail.pipelineId); // warm-up
+    const floorSide = await startFloor(stack.temporalAddress, stack.namespace, stack.temporal.pid!);
+    const oursCpu = cpuMeter({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! });
+    await runToEnd(steps.detail.pipelineId); // warm-ups
+    await floorSide.warmUp();
+    // Ours and the floor take turns, so that the machine's drift (this VM's speed moves by tens of
+    // percent within a minute) weighs on both alike.
     const ours: number[] = [];
+    const floor: number[] = [];
     const jobWorkflowIds: string[] = [];
-    const oursCpu = await cpuPerStep({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! }, rounds * STEPS, async () => {
-      for (let i = 0; i < rounds; i++) {
-        ours.push(await runToEnd(steps.detail.pipelineId));
-        jobWorkflowIds.push(`pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`);
-      }
-    });
+    for (let i = 0; i < rounds; i++) {
+      ours.push(await oursCpu.measure(() => runToEnd(steps.detail.pipelineId), STEPS));
+      jobWorkflowIds.push(`pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`);
+      floor.push(await floorSide.round());
+    }
+    await floorSide.stop();
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
-    const oursBreakdown = await historyBreakdown(client, `pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`, STEPS);
+    const oursBreakdown = await historyBreakdown(client, jobWorkflowIds.at(-1)!, STEPS);
     const oursJobTimes = await Promise.all(jobWorkflowIds.map((id) => workflowMs(client, id)));
-    const { times: floor, workflowTimes: floorWorkflowTimes, breakdown: floorBreakdown, cpu: floorCpu } = await floorMs(stack.temporalAddress, stack.namespace, rounds, stack.temporal.pid!);
+    const floorBreakdown = await historyBreakdown(floorSide.client, floorSide.workflowIds.at(-1)!, STEPS);
+    const floorWorkflowTimes = await Promise.all(floorSide.workflowIds.slice(1).map((id) => workflowMs(floorSide.client, id)));
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
@@ -198,6 +222,8 @@ export async function benchOrchestration(rounds = 5) {
       oursMedianMs: Math.round(median(ours)),
       floorMedianMs: Math.round(median(floor)),
       ratioToFloor: +(median(ours) / median(floor)).toFixed(2),
+      // Each round of ours against the floor's round right after it.
+      pairedRatioMedian: +median(ours.map((t, i) => t / floor[i])).toFixed(2),
       msPerStep: +(median(ours) / STEPS).toFixed(1),
       floorMsPerActivity: +(median(floor) / STEPS).toFixed(1),
       // The same from the workflows' own histories: the JobRun workflow (agent taken, 50 steps)
@@ -210,7 +236,7 @@ export async function benchOrchestration(rounds = 5) {
       },
       perStepFromHistory: { ours: oursBreakdown, floor: floorBreakdown },
       // The machine has 2 cores: a step cannot take less wall time than half its CPU time.
-      cpuMsPerStep: { ours: oursCpu, floor: floorCpu },
+      cpuMsPerStep: { ours: oursCpu.perStep(), floor: floorSide.cpu.perStep() },
       fanOut100JobsMs: Math.round(fanOutMs),
       rssBeforeFanOutMB: idle,
       peakRssMB: { server: Math.round(peak.server), agent: Math.round(peak.agent), ofWhichSpawnerPrivate: Math.round(peak.spawnerPrivate) },

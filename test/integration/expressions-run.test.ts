@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem } from '../support/system';
 import type { TestSystem } from '../support/system';
 import { tempDir } from '../support/databases';
+import { MAX_OUTPUT_FILE_BYTES } from '../../activities/step';
 
 async function runPipeline(sys: TestSystem, name: string, spec: unknown, trigger: Record<string, unknown> = {}) {
   const created = await sys.api('POST', '/api/v1/pipelines', { projectId: 'proj_expr', name, spec });
@@ -131,6 +132,37 @@ describe('expressions in real runs', () => {
     expect(await logsOf(sys, run, 'on-failure')).toEqual(['cleaning up after failed']);
     expect(skippedJob).toMatchObject({ status: 'success', skipped: true });
     expect(skippedJob.steps.map((s: any) => s.status)).toEqual(['skipped']);
+  });
+
+  it('fails a step whose $ARCENTRA_OUTPUT is larger than outputs may be, saying so in its log', async () => {
+    const big = `{ printf k=; head -c ${MAX_OUTPUT_FILE_BYTES} /dev/zero | tr '\\0' a; echo; } >> "$ARCENTRA_OUTPUT"`;
+    const run = await runPipeline(sys, 'big-outputs', {
+      namespace: 'demo',
+      version: 'v1',
+      jobs: [
+        {
+          name: 'j',
+          steps: [
+            { name: 'just-fits', run: 'echo "k=v" >> "$ARCENTRA_OUTPUT"' },
+            { name: 'too-large', run: big },
+            { name: 'failing-too-large', when: 'always()', run: `${big}; exit 3` },
+          ],
+        },
+      ],
+    });
+    expect(run.status).toBe('failed');
+    const steps = run.stages[0].jobs[0].steps;
+    expect(steps.map((s: any) => [s.name, s.status, s.exitCode])).toEqual([
+      ['just-fits', 'success', 0],
+      ['too-large', 'failed', 0],
+      ['failing-too-large', 'failed', 3],
+    ]);
+    expect(steps[0].outputs).toEqual({ k: 'v' });
+    const message = `$ARCENTRA_OUTPUT holds ${MAX_OUTPUT_FILE_BYTES + 3} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`;
+    expect(steps[1]).toMatchObject({ reason: message, outputs: {} });
+    expect(steps[2]).toMatchObject({ reason: 'exit_nonzero', outputs: {} });
+    expect(await logsOf(sys, run, 'too-large')).toEqual([message]);
+    expect(await logsOf(sys, run, 'failing-too-large')).toEqual([message]);
   });
 
   it('runs the builtin git-checkout plugin against a real repository', async () => {
