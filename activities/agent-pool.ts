@@ -39,13 +39,14 @@ export interface AcquiredAgent {
   runsAhead?: boolean;
   /**
    * How many steps of a job it holds waiting at once (its activity slots are sized for it): without
-   * it, one. A second keeps the agent busy while Temporal's round trip for the step before runs.
+   * it, one. More keep the agent busy while the job workflow takes in a step's end and sends the
+   * next: that round trip (a workflow task, the dispatch) takes longer than a short step.
    */
   aheadDepth?: number;
 }
 
 /** Steps of one job an agent holds waiting behind the one running (see AcquiredAgent.aheadDepth). */
-export const AHEAD_DEPTH = 2;
+export const AHEAD_DEPTH = 3;
 
 export function createAgentPoolActivities(agent: AgentIdentity, slots: JobSlots, transitions?: Transitions) {
   return {

@@ -34,6 +34,8 @@ const AGENT_LOST_REDISPATCHES = 1;
 const RUN_AHEAD_PATCH = 'dispatch-next-step-ahead';
 /** …and those from before two were, with one. */
 const TWO_AHEAD_PATCH = 'dispatch-two-steps-ahead';
+/** …and those from before three were (an agent that holds three under the code that sent two), with two. */
+const THREE_AHEAD_PATCH = 'dispatch-three-steps-ahead';
 /** …and those from before a refused start waited for a pause, without that wait. */
 const REFUSED_WAITS_FOR_PAUSE_PATCH = 'refused-start-waits-for-pause';
 /**
@@ -44,7 +46,7 @@ const REFUSED_PAUSE_WAIT_MS = 5_000;
 /** …and those from before a retry's own deadline cut was told apart, with the first attempt's. */
 const RETRY_DEADLINE_PATCH = 'retry-cut-by-job-deadline';
 /** At most this many steps wait on the agent behind the one being decided. */
-const MAX_AHEAD_DEPTH = 2;
+const MAX_AHEAD_DEPTH = 3;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
 const NO_FACTS: RunFacts = {
   trigger: { type: 'manual', ref: '', branch: '', tag: '', commitSha: '', event: 'manual', actor: '' },
@@ -395,12 +397,15 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   }
 
   /**
-   * How deep steps are dispatched ahead: one, or two when the agent holds two (and the history is
-   * not one from before that). Asked only when a second one is due, so histories keep their order.
+   * How deep steps are dispatched ahead: one, or as many as the agent holds, up to three (unless
+   * the history is one from before that depth). Each patch is asked only when a dispatch at its
+   * depth is due, so histories keep their order.
    */
   function aheadDepth(wanted: number): number {
     if (wanted <= 1) return 1;
-    return Math.min(MAX_AHEAD_DEPTH, agent?.aheadDepth ?? 1) >= wanted && patched(TWO_AHEAD_PATCH) ? wanted : 1;
+    if (Math.min(MAX_AHEAD_DEPTH, agent?.aheadDepth ?? 1) < wanted || !patched(TWO_AHEAD_PATCH)) return 1;
+    if (wanted >= 3 && !patched(THREE_AHEAD_PATCH)) return 1;
+    return wanted;
   }
 
   /**

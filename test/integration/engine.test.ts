@@ -285,8 +285,8 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'run-ahead');
   });
 
-  it('dispatches two steps ahead, each starting only once the one before it succeeded', async () => {
-    const dir = tempDir('two-ahead');
+  it('dispatches three steps ahead, each starting only once the one before it succeeded', async () => {
+    const dir = tempDir('three-ahead');
     const { runId } = await start({
       jobs: [
         {
@@ -297,6 +297,7 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
             { name: 'c', run: `test -f '${dir}/b.done' && touch '${dir}/c.ran'; exit 3` },
             { name: 'd', run: `touch '${dir}/d.ran'` },
             { name: 'e', run: `touch '${dir}/e.ran'` },
+            { name: 'f', run: `touch '${dir}/f.ran'` },
           ],
         },
       ],
@@ -310,27 +311,29 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
       ['c', 'failed'],
       ['d', 'skipped'],
       ['e', 'skipped'],
+      ['f', 'skipped'],
     ]);
     expect(existsSync(join(dir, 'c.ran'))).toBe(true);
-    expect(existsSync(join(dir, 'd.ran'))).toBe(false);
-    expect(existsSync(join(dir, 'e.ran'))).toBe(false);
+    for (const later of ['d', 'e', 'f']) expect(existsSync(join(dir, `${later}.ran`))).toBe(false);
     // Statuses still show one step at a time.
     for (let n = 1; n < 3; n++) expect(Date.parse(all[n].startedAt)).toBeGreaterThanOrEqual(Date.parse(all[n - 1].finishedAt));
-    // From the job's history: b and c were both scheduled before a completed, c after b; d once a
-    // had succeeded (b then ran), after c. Whatever followed c was let go without running.
+    // From the job's history: b, c and d were all scheduled before a completed, each after the one
+    // before it; e once a had succeeded (b then ran), before b completed. Whatever followed c was
+    // let go without running.
     const dispatched = await stepActivities(runId, done.stages[0].jobs[0].jobRunId);
     const idOf = (name: string) => all.find((s: any) => s.name === name).stepRunId;
-    expect(dispatched.slice(0, 4).map((d) => [d.step, d.after])).toEqual([
+    expect(dispatched.slice(0, 5).map((d) => [d.step, d.after])).toEqual([
       ['a', undefined],
       ['b', idOf('a')],
       ['c', idOf('b')],
       ['d', idOf('c')],
+      ['e', idOf('d')],
     ]);
-    expect(dispatched[2].scheduledEventId).toBeLessThan(dispatched[0].completedEventId!);
-    expect(dispatched[3].scheduledEventId).toBeGreaterThan(dispatched[0].completedEventId!);
-    expect(dispatched[3].scheduledEventId).toBeLessThan(dispatched[1].completedEventId!);
+    expect(dispatched[3].scheduledEventId).toBeLessThan(dispatched[0].completedEventId!);
+    expect(dispatched[4].scheduledEventId).toBeGreaterThan(dispatched[0].completedEventId!);
+    expect(dispatched[4].scheduledEventId).toBeLessThan(dispatched[1].completedEventId!);
     for (const later of dispatched.slice(3)) expect(later.result).toMatchObject({ notStarted: 'predecessor_unsuccessful', lines: 0 });
-    await record(done, 'two-ahead');
+    await record(done, 'three-ahead');
   });
 
   it("starts no step while a pause is recorded and its signal is still on its way to the job", async () => {
