@@ -58,6 +58,7 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
     if (stopReason) return;
     stopReason = why;
     killGroup('SIGTERM');
+    readers.forEach((rl) => rl.resume()); // held back no more (see pauseOutput)
     killTimer = setTimeout(() => killGroup('SIGKILL'), spec.killGraceMs);
   };
   const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
@@ -87,7 +88,11 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
   return {
     done,
     cancel: () => stop('cancelled'),
-    pauseOutput: () => readers.forEach((rl) => rl.pause()),
+    // Once stopped, output is read to its end whatever the log's backlog: the pipes must close for
+    // the end to be told (the log gives up what it cannot ship in time).
+    pauseOutput: () => {
+      if (!stopReason) readers.forEach((rl) => rl.pause());
+    },
     resumeOutput: () => readers.forEach((rl) => rl.resume()),
   };
 }

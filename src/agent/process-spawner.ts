@@ -85,6 +85,7 @@ export function createSpawnerLauncher(onProblem: (message: string) => void = () 
         if (stopReason || ended) return;
         stopReason = why;
         send({ op: 'kill', signal: 'SIGTERM' });
+        readers.forEach((rl) => rl.resume()); // held back no more (see pauseOutput)
         killTimer = setTimeout(() => send({ op: 'kill', signal: 'SIGKILL' }), spec.killGraceMs);
       };
       const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
@@ -114,7 +115,10 @@ export function createSpawnerLauncher(onProblem: (message: string) => void = () 
       return {
         done,
         cancel: () => stop('cancelled'),
+        // Once stopped, output is read to its end whatever the log's backlog: the pipes must close
+        // for the end to be told (the log gives up what it cannot ship in time).
         pauseOutput: () => {
+          if (stopReason) return;
           readers.forEach((rl) => rl.pause());
           if (!ended) send({ op: 'pause' });
         },

@@ -59,9 +59,15 @@ process.on('message', (msg) => {
   if (msg.op === 'start') return start(msg);
   const child = children.get(msg.id);
   if (!child) return;
-  if (msg.op === 'kill' && child.pid !== undefined) killGroup(child.pid, msg.signal);
+  if (msg.op === 'kill' && child.pid !== undefined) {
+    killGroup(child.pid, msg.signal);
+    // A stopped process's output is read to its end, held back no more: its pipes must close
+    // for its end to be told.
+    child.stopped = true;
+    for (const stream of [child.stdout, child.stderr]) stream.resume();
+  }
   for (const stream of msg.op === 'pause' || msg.op === 'resume' ? [child.stdout, child.stderr] : []) {
-    if (msg.op === 'pause') stream.pause();
+    if (msg.op === 'pause' && !child.stopped) stream.pause();
     else stream.resume();
   }
 });

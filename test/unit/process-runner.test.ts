@@ -47,6 +47,22 @@ describe.each([
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
+  it('ends a stopped process whose output is held back, and one that exited while it was', async () => {
+    // Held back as the agent does when no server takes its log: the pipes fill and stay full.
+    for (const [script, stop] of [
+      ['while true; do echo tick; done', 'cancel'],
+      ['seq 1 200000; exit 4', 'timeout'],
+    ] as const) {
+      const { proc } = bash(script, stop === 'timeout' ? { timeoutMs: 1500 } : {});
+      proc.pauseOutput();
+      await new Promise((r) => setTimeout(r, 500));
+      if (stop === 'cancel') proc.cancel();
+      proc.pauseOutput(); // a write after the stop finds the backlog still full
+      const ended = await Promise.race([proc.done, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+      expect(ended).toEqual({ kind: stop === 'cancel' ? 'cancelled' : 'timeout' });
+    }
+  });
+
   it('reports a command that cannot start', async () => {
     const proc = launch({ command: '/nonexistent/binary', args: [], cwd: process.cwd(), env: {}, killGraceMs: 100 }, () => undefined);
     expect((await proc.done).kind).toBe('spawn_failed');
