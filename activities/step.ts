@@ -1,5 +1,5 @@
 // Step activities, executed by an agent on its own task queue: run one step in the job's workspace.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -66,7 +66,7 @@ export interface RunStepInput {
 
 type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs' | 'dispatchId'>;
 
-export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed' | 'outputs_too_large';
+export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed' | 'outputs_too_large' | 'outputs_unreadable';
 
 export interface RunStepResult {
   status: 'success' | 'failed' | 'timeout' | 'cancelled';
@@ -126,21 +126,56 @@ function insideWorkspace(workspace: string, sub: string | undefined): string {
   return dir;
 }
 
-/** Outputs travel in the workflow's history: a step whose output file is larger fails instead. */
+/**
+ * Outputs travel in the workflow's history: a step whose output file, or whose outputs as they
+ * are sent (JSON), pass this size fails instead.
+ */
 export const MAX_OUTPUT_FILE_BYTES = 1024 * 1024;
 
+/** The step's output file, made empty, never through a link a step left in its place. */
+function makeOutputFile(file: string): void {
+  rmSync(file, { force: true });
+  closeSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644));
+}
+
+type TakenOutputs = { outputs: Record<string, string> } | { problem: string; tooLarge: boolean };
+
 /**
- * Reads and removes a step's $ARCENTRA_OUTPUT file. Synchronously, as its creation: a small local
+ * Reads and removes a step's $ARCENTRA_OUTPUT file. Synchronously, as its making: a small local
  * file between one step and the next, where each thread-pool round trip cost more than the call
- * (BENCHMARKS.md); its size is checked before it is read.
+ * (BENCHMARKS.md, session 8). Never through a link, and never more than the limit is read.
  */
-function takeOutputs(file: string): { outputs: Record<string, string> } | { tooLarge: number } {
+function takeOutputs(file: string): TakenOutputs {
   try {
-    const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-    if (size > MAX_OUTPUT_FILE_BYTES) return { tooLarge: size };
-    return { outputs: size === 0 ? {} : parseOutputs(readFileSync(file, 'utf8')) };
+    let fd: number;
+    try {
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { outputs: {} }; // removed by the step: none
+      return { problem: `$ARCENTRA_OUTPUT could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, tooLarge: false };
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) return { problem: '$ARCENTRA_OUTPUT is not a regular file', tooLarge: false };
+      if (stat.size > MAX_OUTPUT_FILE_BYTES) return { problem: `$ARCENTRA_OUTPUT holds ${stat.size} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`, tooLarge: true };
+      const buffer = Buffer.alloc(stat.size);
+      let read = 0;
+      for (let n = 1; n > 0 && read < buffer.length; read += n) n = readSync(fd, buffer, read, buffer.length - read, read);
+      const outputs = parseOutputs(buffer.subarray(0, read).toString('utf8'));
+      const sent = Buffer.byteLength(JSON.stringify(outputs));
+      if (sent > MAX_OUTPUT_FILE_BYTES) return { problem: `the outputs in $ARCENTRA_OUTPUT take ${sent} bytes as sent, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`, tooLarge: true };
+      return { outputs };
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    return { problem: `$ARCENTRA_OUTPUT could not be read (${(err as Error).message})`, tooLarge: false };
   } finally {
-    rmSync(file, { force: true });
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // a directory the step put there: left for the workspace's removal
+    }
   }
 }
 
@@ -203,7 +238,7 @@ export function createStepActivities(deps: StepActivityDeps) {
         // Refused (NotOwner) unless this agent holds the step's job: nothing runs then. A step
         // dispatched ahead starts only once the attempt before it has succeeded here, with what is
         // left of the job's time then (execute reads the timeout only once the step may start).
-        // The workspace and the log are prepared meanwhile.
+        // The workspace is prepared meanwhile.
         const step = { ...input };
         const running = input.after
           ? startAfter(input.after, input.stepRunId, reporter, () => {
@@ -282,7 +317,7 @@ export function createStepActivities(deps: StepActivityDeps) {
       // its turn leaves the workspace alone until then: the step before still works in it.
       const prepare = async () => {
         mkdirSync(cwd, { recursive: true });
-        writeFileSync(outputFile, '');
+        makeOutputFile(outputFile);
       };
       const preparing = waitsItsTurn && mayStart ? mayStart.then(prepare) : prepare();
       const [started, prepared] = await Promise.allSettled([mayStart, preparing]);
@@ -326,12 +361,14 @@ export function createStepActivities(deps: StepActivityDeps) {
       // Still beating while the last lines are acknowledged: a slow server is not a lost agent.
       const end = await proc.done;
       const taken = takeOutputs(outputFile);
-      const tooLarge = 'tooLarge' in taken ? `$ARCENTRA_OUTPUT holds ${taken.tooLarge} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take` : null;
-      if (tooLarge) log.write('system', tooLarge);
+      if ('problem' in taken) log.write('system', taken.problem);
       await log.close(stopped);
       const outputs = 'outputs' in taken ? taken.outputs : {};
       const lines = log.linesWritten;
-      if (tooLarge && end.kind === 'exited' && end.exitCode === 0) return { status: 'failed', exitCode: 0, outputs, reason: 'outputs_too_large', message: tooLarge, lines };
+      // Outputs it could not take fail a step that otherwise succeeded: a later step may need them.
+      if ('problem' in taken && end.kind === 'exited' && end.exitCode === 0) {
+        return { status: 'failed', exitCode: 0, outputs, reason: taken.tooLarge ? 'outputs_too_large' : 'outputs_unreadable', message: taken.problem, lines };
+      }
       switch (end.kind) {
         case 'exited':
           return end.exitCode === 0

@@ -87,7 +87,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   let deadline = Infinity;
   /**
    * Steps dispatched ahead, by index, a chain following the step being decided: on the agent, each
-   * waits for the dispatch before it to succeed. At most the depth the agent holds (one or two),
+   * waits for the dispatch before it to succeed. At most the depth the agent holds (one to three),
    * and one more for a moment once the step being decided has succeeded.
    */
   const ahead = new Map<number, Ahead>();

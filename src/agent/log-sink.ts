@@ -8,8 +8,12 @@ import type { SecretMasker } from './secret-masker';
 export type { LogLine };
 
 export interface StepLogWriter {
-  /** False when too much waits to be shipped: the caller should stop reading output until `relieved()`. */
-  write(stream: LogLine['stream'], content: string): boolean;
+  /**
+   * False when too much waits to be shipped: the caller should stop reading output until
+   * `relieved()`. A caller that cannot (`unheld`: its process was stopped, and is read to its end)
+   * has its lines dropped past twice that backlog, and the log says how many at its end.
+   */
+  write(stream: LogLine['stream'], content: string, unheld?: boolean): boolean;
   /** Resolves once the backlog is small again (at once when it is). */
   relieved(): Promise<void>;
   /** Batches cut but not yet acknowledged. */
@@ -32,7 +36,7 @@ export interface CloseLimit {
 export interface LogSink {
   /**
    * A step's log, ready at once: a server is asked where it continues (after an earlier attempt's
-   * lines) only when its first batch leaves, so a step that prints nothing costs no round trip.
+   * lines) only once its first line is written, so a step that prints nothing costs no round trip.
    */
   open(stepRunId: string, masker: SecretMasker): Promise<StepLogWriter>;
 }
@@ -89,6 +93,7 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
     async open(stepRunId, masker) {
       /** Why nothing more is sent: the server refused the log, or close gave up on it. */
       let refused: string | null = null;
+      let dropped = 0;
       let next = 1;
       let pending: StoredLine[] = [];
       let pendingBytes = 0;
@@ -149,9 +154,16 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
         void kick();
       };
       return {
-        write(stream, content) {
+        write(stream, content, unheld = false) {
           written++;
           if (refused) return true;
+          // Dropped, and said so at the end, rather than held without bound.
+          if (unheld && queue.length >= 2 * maxQueued) {
+            dropped++;
+            return false;
+          }
+          // The first line asks where the log continues: the answer is in by the time it leaves.
+          opening ??= openLog();
           const text = clip(masker.mask(content));
           pending.push([next++, `${new Date().toISOString()} ${stream}`, text]);
           pendingBytes += text.length + 40;
@@ -167,6 +179,11 @@ export function createShippingLogSink(transport: LogTransport, opts: ShippingOpt
           return queue.length;
         },
         async close(limit) {
+          if (dropped > 0 && !refused) {
+            const message = `${dropped} lines were dropped: the step went on printing after it was stopped while ${queue.length} batches waited to be shipped`;
+            pending.push([next++, `${new Date().toISOString()} system`, message]);
+            problem(`log of step ${stepRunId}: ${message}`);
+          }
           cut();
           let timer: NodeJS.Timeout | undefined;
           let countdown: (() => void) | undefined;
@@ -231,10 +248,10 @@ export function createMemoryLogSink(keep = 20): LogSink & { tail(): string[] } {
  * A process's lines into a step log. A step that prints faster than its lines can be shipped waits
  * (its pipe fills and its writes block) instead of the agent holding an ever longer backlog.
  */
-export function feedLog(log: StepLogWriter, output: () => { pauseOutput(): void; resumeOutput(): void }) {
+export function feedLog(log: StepLogWriter, output: () => { pauseOutput(): void; resumeOutput(): void; readonly stopped: boolean }) {
   let paused = false;
   return (stream: 'stdout' | 'stderr', text: string) => {
-    if (log.write(stream, text) || paused) return;
+    if (log.write(stream, text, output().stopped) || paused) return;
     paused = true;
     output().pauseOutput();
     void log.relieved().then(() => {

@@ -27,6 +27,8 @@ export interface RunningProcess {
   /** Stops reading the output for now: once the pipes fill, the process blocks on its writes. */
   pauseOutput(): void;
   resumeOutput(): void;
+  /** Stopped (cancelled or timed out): its output is read to its end, held back no more. */
+  readonly stopped: boolean;
 }
 
 export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stderr', text: string) => void): RunningProcess {
@@ -89,9 +91,12 @@ export function runProcess(spec: ProcessSpec, onLine: (stream: 'stdout' | 'stder
     done,
     cancel: () => stop('cancelled'),
     // Once stopped, output is read to its end whatever the log's backlog: the pipes must close for
-    // the end to be told (the log gives up what it cannot ship in time).
+    // the end to be told (the log drops what it cannot hold, and says so).
     pauseOutput: () => {
       if (!stopReason) readers.forEach((rl) => rl.pause());
+    },
+    get stopped() {
+      return stopReason !== null;
     },
     resumeOutput: () => readers.forEach((rl) => rl.resume()),
   };

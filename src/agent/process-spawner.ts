@@ -82,10 +82,13 @@ export function createSpawnerLauncher(onProblem: (message: string) => void = () 
       let killTimer: NodeJS.Timeout | undefined;
       let ended = false;
       const stop = (why: 'timeout' | 'cancelled') => {
-        if (stopReason || ended) return;
+        if (stopReason) return;
         stopReason = why;
+        // Held back no more (see pauseOutput), even once the spawner has told the exit: what it
+        // sent before still waits here for the log.
+        readers.forEach((rl) => rl.resume());
+        if (ended) return;
         send({ op: 'kill', signal: 'SIGTERM' });
-        readers.forEach((rl) => rl.resume()); // held back no more (see pauseOutput)
         killTimer = setTimeout(() => send({ op: 'kill', signal: 'SIGKILL' }), spec.killGraceMs);
       };
       const timeoutTimer = spec.timeoutMs ? setTimeout(() => stop('timeout'), spec.timeoutMs) : undefined;
@@ -116,7 +119,7 @@ export function createSpawnerLauncher(onProblem: (message: string) => void = () 
         done,
         cancel: () => stop('cancelled'),
         // Once stopped, output is read to its end whatever the log's backlog: the pipes must close
-        // for the end to be told (the log gives up what it cannot ship in time).
+        // for the end to be told (the log drops what it cannot hold, and says so).
         pauseOutput: () => {
           if (stopReason) return;
           readers.forEach((rl) => rl.pause());
@@ -125,6 +128,9 @@ export function createSpawnerLauncher(onProblem: (message: string) => void = () 
         resumeOutput: () => {
           readers.forEach((rl) => rl.resume());
           if (!ended) send({ op: 'resume' });
+        },
+        get stopped() {
+          return stopReason !== null;
         },
       };
     },

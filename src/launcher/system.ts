@@ -170,7 +170,7 @@ export async function startSystem(opts: {
         maxConcurrentJobs: config.agentMaxJobs,
         // A helper process starts the steps: a fork from the agent itself blocks its event loop
         // for ~3 ms (~10 ms beside a server's embedded database) and then costs it a page fault for
-        // each page it writes. The helper holds ~7 MB of its own (the rest is node's shared code).
+        // each page it writes. The helper holds 10-13 MB of its own (the rest is node's shared code).
         processSpawner: true,
       });
       runWorker('agent', agent.run());

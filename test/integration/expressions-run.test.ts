@@ -146,6 +146,9 @@ describe('expressions in real runs', () => {
             { name: 'just-fits', run: 'echo "k=v" >> "$ARCENTRA_OUTPUT"' },
             { name: 'too-large', run: big },
             { name: 'failing-too-large', when: 'always()', run: `${big}; exit 3` },
+            // Small as a file, six times larger as JSON (each control byte becomes \\u0001).
+            { name: 'too-large-as-sent', when: 'always()', run: `{ printf k=; head -c 200000 /dev/zero | tr '\\0' '\\001'; echo; } >> "$ARCENTRA_OUTPUT"` },
+            { name: 'a-link', when: 'always()', run: 'ln -sf /etc/hostname "$ARCENTRA_OUTPUT"' },
           ],
         },
       ],
@@ -156,6 +159,8 @@ describe('expressions in real runs', () => {
       ['just-fits', 'success', 0],
       ['too-large', 'failed', 0],
       ['failing-too-large', 'failed', 3],
+      ['too-large-as-sent', 'failed', 0],
+      ['a-link', 'failed', 0],
     ]);
     expect(steps[0].outputs).toEqual({ k: 'v' });
     const message = `$ARCENTRA_OUTPUT holds ${MAX_OUTPUT_FILE_BYTES + 3} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`;
@@ -163,6 +168,9 @@ describe('expressions in real runs', () => {
     expect(steps[2]).toMatchObject({ reason: 'exit_nonzero', outputs: {} });
     expect(await logsOf(sys, run, 'too-large')).toEqual([message]);
     expect(await logsOf(sys, run, 'failing-too-large')).toEqual([message]);
+    expect(steps[3]).toMatchObject({ reason: `the outputs in $ARCENTRA_OUTPUT take 1200008 bytes as sent, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`, outputs: {} });
+    // Never read through a link: not the file the step names, and not an agent's crash either.
+    expect(steps[4]).toMatchObject({ reason: '$ARCENTRA_OUTPUT could not be read (ELOOP)', outputs: {} });
   });
 
   it('runs the builtin git-checkout plugin against a real repository', async () => {

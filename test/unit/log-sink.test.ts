@@ -67,6 +67,30 @@ describe('shipping log sink with no server taking lines', () => {
     expect(log.write('stdout', 'after the end')).toBe(true);
   });
 
+  it('holds at most twice its backlog for a stopped step’s lines, and says how many it dropped', async () => {
+    const server = await overloadedServer();
+    const problems: string[] = [];
+    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), {
+      batchLines: 10,
+      maxQueuedBatches: 4,
+      onProblem: (m) => problems.push(m),
+    });
+    const log = await sink.open('step_loud', createSecretMasker([]));
+    // A stopped process read to its end: its lines keep coming whatever write answers.
+    for (let i = 1; i <= 1000; i++) log.write('stdout', `line ${i}`, true);
+    expect(log.queuedBatches).toBe(8);
+    expect(log.linesWritten).toBe(1000);
+    await log.close({ withinMs: 300 });
+    expect(problems).toContain('log of step step_loud: 920 lines were dropped: the step went on printing after it was stopped while 8 batches waited to be shipped');
+    expect(problems.at(-1)).toBe('log of step step_loud: gave up on 81 lines not acknowledged within 300 ms');
+    // A step still running is held back instead (its caller pauses its output): nothing is dropped.
+    const held = await sink.open('step_held', createSecretMasker([]));
+    for (let i = 1; i <= 1000; i++) held.write('stdout', `line ${i}`);
+    expect(held.queuedBatches).toBe(100);
+    await held.close({ withinMs: 300 });
+    expect(problems.at(-1)).toBe('log of step step_held: gave up on 1000 lines not acknowledged within 300 ms');
+  });
+
   it('asks no server anything for a step that prints nothing', async () => {
     const server = await overloadedServer();
     const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5 });
