@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { createHttpLogTransport } from '../../src/agent/log-transport';
 import { createShippingLogSink } from '../../src/agent/log-sink';
+import type { ShippingOptions } from '../../src/agent/log-sink';
 import { createSecretMasker } from '../../src/agent/secret-masker';
 
 const servers: Server[] = [];
@@ -42,15 +43,17 @@ async function overloadedServer(nextLine = 1) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A shipping sink to one server over HTTP, and the problems it reports. */
+function sinkTo(url: string, opts: Omit<ShippingOptions, 'onProblem'> = {}) {
+  const problems: string[] = [];
+  const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [url], token: 't', agentId: 'a', timeoutMs: 1000 }), { ...opts, onProblem: (m) => problems.push(m) });
+  return { sink, problems };
+}
+
 describe('shipping log sink with no server taking lines', () => {
   it('gives up on a stopped step’s unacknowledged lines by the deadline, says how many, and stops sending', async () => {
     const server = await overloadedServer();
-    const problems: string[] = [];
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), {
-      flushMs: 5,
-      batchLines: 10,
-      onProblem: (m) => problems.push(m),
-    });
+    const { sink, problems } = sinkTo(server.url, { flushMs: 5, batchLines: 10 });
     const log = await sink.open('step_x', createSecretMasker([]));
     for (let i = 1; i <= 35; i++) log.write('stdout', `line ${i}`);
     const t0 = Date.now();
@@ -69,12 +72,7 @@ describe('shipping log sink with no server taking lines', () => {
 
   it('holds at most twice its backlog for a stopped step’s lines, and says how many it dropped', async () => {
     const server = await overloadedServer();
-    const problems: string[] = [];
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), {
-      batchLines: 10,
-      maxQueuedBatches: 4,
-      onProblem: (m) => problems.push(m),
-    });
+    const { sink, problems } = sinkTo(server.url, { batchLines: 10, maxQueuedBatches: 4 });
     const log = await sink.open('step_loud', createSecretMasker([]));
     // A stopped process read to its end: its lines keep coming whatever write answers.
     for (let i = 1; i <= 1000; i++) log.write('stdout', `line ${i}`, true);
@@ -93,7 +91,7 @@ describe('shipping log sink with no server taking lines', () => {
 
   it('asks no server anything for a step that prints nothing', async () => {
     const server = await overloadedServer();
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5 });
+    const { sink } = sinkTo(server.url, { flushMs: 5 });
     const log = await sink.open('step_quiet', createSecretMasker([]));
     await log.close();
     await sleep(50);
@@ -103,7 +101,7 @@ describe('shipping log sink with no server taking lines', () => {
   it('numbers lines after where the server says the step’s log continues (an earlier attempt’s lines)', async () => {
     const server = await overloadedServer(6);
     server.state.healthy = true;
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5, batchLines: 2 });
+    const { sink } = sinkTo(server.url, { flushMs: 5, batchLines: 2 });
     const log = await sink.open('step_again', createSecretMasker(['s3cret']));
     for (const text of ['one', 'two s3cret', 'three']) log.write('stdout', text);
     await log.close();
@@ -122,8 +120,7 @@ describe('shipping log sink with no server taking lines', () => {
     await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(gone.address() as { port: number }).port}`;
     await new Promise((r) => gone.close(r)); // nothing listens there any more
-    const problems: string[] = [];
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5, onProblem: (m) => problems.push(m) });
+    const { sink, problems } = sinkTo(url, { flushMs: 5 });
     const log = await sink.open('step_z', createSecretMasker([]));
     log.write('stdout', 'never stored');
     const stop = new AbortController();
@@ -143,7 +140,7 @@ describe('shipping log sink with no server taking lines', () => {
 
   it('keeps sending until the lines are acknowledged when the step was not stopped', async () => {
     const server = await overloadedServer();
-    const sink = createShippingLogSink(createHttpLogTransport({ serverUrls: [server.url], token: 't', agentId: 'a', timeoutMs: 1000 }), { flushMs: 5 });
+    const { sink } = sinkTo(server.url, { flushMs: 5 });
     const log = await sink.open('step_y', createSecretMasker([]));
     log.write('stdout', 'one');
     const closed = log.close();
