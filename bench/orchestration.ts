@@ -2,13 +2,18 @@
 // (API + control worker) and an `arcentra agent` process on one PostgreSQL. Measures the per-step
 // overhead against a bare-Temporal floor (their rounds alternating), a 100-job matrix fan-out, and
 // each process's peak RSS.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import WebSocket from 'ws';
 import { TOKEN, childPids, cpuMs, postgresCpuMs, privateMB, rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
+export const JOB_HISTORY_FILE = 'job-run-50-steps.json';
+export const FLOOR_HISTORY_FILE = 'floor-50-activities.json';
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
 /**
@@ -190,6 +195,13 @@ export async function benchOrchestration(rounds = 9) {
     await floorSide.stop();
     const client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: stack.namespace });
     const oursBreakdown = await historyBreakdown(client, jobWorkflowIds.at(-1)!, STEPS);
+    // BENCH_SAVE_HISTORIES=<dir>: the last histories of both, which bench/workflow-replay.ts replays.
+    if (process.env.BENCH_SAVE_HISTORIES) {
+      const save = async (c: Client, workflowId: string, file: string) =>
+        writeFileSync(join(process.env.BENCH_SAVE_HISTORIES!, file), historyToJSON(await c.workflow.getHandle(workflowId).fetchHistory()));
+      await save(client, jobWorkflowIds.at(-1)!, JOB_HISTORY_FILE);
+      await save(floorSide.client, floorSide.workflowIds.at(-1)!, FLOOR_HISTORY_FILE);
+    }
     const oursJobTimes = await Promise.all(jobWorkflowIds.map((id) => workflowMs(client, id)));
     const floorBreakdown = await historyBreakdown(floorSide.client, floorSide.workflowIds.at(-1)!, STEPS);
     const floorWorkflowTimes = await Promise.all(floorSide.workflowIds.slice(1).map((id) => workflowMs(floorSide.client, id)));

@@ -117,7 +117,9 @@ export async function startScaleOutStack(agentEnv: (apiUrl: string) => Record<st
   await admin.unsafe(`create database ${dbName}`);
   const dbUrl = new URL(POSTGRES_URL);
   dbUrl.pathname = `/${dbName}`;
-  const base = { TEMPORAL_ADDRESS: dev.address, DATABASE_URL: dbUrl.toString() };
+  // BENCH_NODE_OPTIONS reaches the server and the agent (e.g. --perf-basic-prof, for `perf record`).
+  const nodeOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {};
+  const base = { TEMPORAL_ADDRESS: dev.address, DATABASE_URL: dbUrl.toString(), ...nodeOptions };
   const procs: ChildProcess[] = [];
   const close = async () => {
     for (const child of procs) child.kill('SIGTERM');

@@ -72,7 +72,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
 
   const waitForApproval = createApprovalGate(control);
   let paused = false;
-  /** Pause and resume signals taken in: a wait for a pause also ends on a resume (see takeAhead). */
+  /** Pause and resume signals taken in: a wait for a pause also ends on a resume (see notStartedAhead). */
   let signalsIn = 0;
   setHandler(pauseSignal, () => void ((paused = true), signalsIn++));
   setHandler(resumeSignal, () => void ((paused = false), signalsIn++));
@@ -91,6 +91,12 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
    * and one more for a moment once the step being decided has succeeded.
    */
   const ahead = new Map<number, Ahead>();
+  /**
+   * The scope the steps dispatched ahead run in: one for the whole chain, since they are only ever
+   * let go all together (dropAhead), then a new one. A scope of its own per step cost each step
+   * five more promises, and each promise a workflow makes costs the SDK a stack trace.
+   */
+  let aheadScope: CancellationScope | undefined;
   /**
    * Each step dispatch has its own id, which a step dispatched after it names: counted, and unique
    * to this run of the workflow (a reset one counts anew, under another run id).
@@ -166,7 +172,13 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       const step = job.steps[i];
       const stepRunId = input.stepRunIds[i];
       // Dispatched ahead while the step before ran: how it ended, unless it did not start.
-      let early = await takeAhead(i);
+      let early: Settled | undefined;
+      const waiting = ahead.get(i);
+      if (waiting) {
+        early = await waiting.settled;
+        ahead.delete(i);
+        if ('result' in early && early.result.notStarted) early = await notStartedAhead(i, early.result);
+      }
       if (!early && paused) {
         await condition(() => !paused);
         // Every process may have restarted during the pause: find a live agent before the next step.
@@ -353,13 +365,19 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // The job's deadline counts the wait too: the agent cuts the step's timeout to what is left.
     // eslint-disable-next-line no-restricted-properties
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
-    const scope = new CancellationScope();
     const dispatchId = nextDispatchId();
-    const outcome = scope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
-    const entry: Ahead = { dispatchId, timeoutMs, mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs, scope, outcome, state: 'waiting' };
-    outcome.then(
-      (result) => void (entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over'),
-      () => void (entry.state = 'over'),
+    aheadScope ??= new CancellationScope();
+    const outcome = aheadScope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
+    const entry: Ahead = { dispatchId, timeoutMs, mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs, outcome, settled: undefined!, state: 'waiting' };
+    entry.settled = outcome.then(
+      (result) => {
+        entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over';
+        return { result };
+      },
+      (failure: unknown) => {
+        entry.state = 'over';
+        return { failure };
+      },
     );
     ahead.set(i + 1, entry);
     return entry;
@@ -409,25 +427,16 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   }
 
   /**
-   * Step `i`, if it was dispatched ahead, once its agent is done with it: its result or failure
-   * (taken as its first attempt), or undefined when it did not start. Then it is dispatched as
-   * usual, and whatever was dispatched after it is let go first.
+   * Step `i`, dispatched ahead, did not start: it is dispatched as usual (so undefined: nothing to
+   * take as its first attempt), and whatever was dispatched after it is let go first.
    */
-  async function takeAhead(i: number): Promise<{ result: RunStepResult } | { failure: unknown } | undefined> {
-    const taken = ahead.get(i);
-    if (!taken) return undefined;
-    const settled = await taken.outcome.then(
-      (result) => ({ result }),
-      (failure: unknown) => ({ failure }),
-    );
-    ahead.delete(i);
-    if (!('result' in settled && settled.result.notStarted)) return settled;
-    if (settled.result.runningRecorded) mayHaveStarted.add(i); // it shows running, though it did not run
+  async function notStartedAhead(i: number, result: RunStepResult): Promise<undefined> {
+    if (result.runningRecorded) mayHaveStarted.add(i); // it shows running, though it did not run
     await dropAhead();
     // Refused because its run no longer runs: most likely paused, the signal still on its way. It
     // must not start again before that signal is in (a stop cancels this wait).
     // A resume ends the wait too: the run was paused and resumed before the pause reached this job.
-    if (settled.result.notStarted === 'refused' && !paused && patched(REFUSED_WAITS_FOR_PAUSE_PATCH)) {
+    if (result.notStarted === 'refused' && !paused && patched(REFUSED_WAITS_FOR_PAUSE_PATCH)) {
       const seen = signalsIn;
       await condition(() => paused || signalsIn !== seen, REFUSED_PAUSE_WAIT_MS);
     }
@@ -441,7 +450,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   async function dropAhead(): Promise<number[]> {
     const dropped = [...ahead];
     ahead.clear();
-    for (const [, { scope }] of dropped) scope.cancel();
+    aheadScope?.cancel();
+    aheadScope = undefined;
     const results = await CancellationScope.nonCancellable(() => Promise.all(dropped.map(([, { outcome }]) => outcome.catch(() => undefined))));
     return dropped.filter((_, n) => !results[n]?.notStarted || results[n]?.runningRecorded).map(([index]) => index);
   }
@@ -470,6 +480,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   }
 }
 
+type Settled = { result: RunStepResult } | { failure: unknown };
+
 /** A dispatch of a step: what a step dispatched after it waits for, and the time it may take. */
 interface Dispatched {
   stepRunId: string;
@@ -484,7 +496,8 @@ interface Ahead {
   timeoutMs: number;
   mayTakeMs: number;
   outcome: Promise<RunStepResult>;
-  scope: CancellationScope;
+  /** Its outcome, taken as the step's first attempt: its result or its failure. */
+  settled: Promise<Settled>;
   /** Over: it did not start, or did not succeed; a step dispatched after it would wait in vain. */
   state: 'waiting' | 'succeeded' | 'over';
 }
