@@ -9,6 +9,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import WebSocket from 'ws';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { STREAM_PROTO_PATH } from '../src/grpc/stream-server';
 import { TOKEN, childPids, cpuMs, postgresCpuMs, privateMB, rssMB, startScaleOutStack } from './stack';
 
 const STEPS = 50;
@@ -102,25 +105,82 @@ async function historyBreakdown(client: Client, workflowId: string, steps: numbe
 
 const FINAL = ['success', 'failed', 'cancelled', 'partial'];
 
+type RunWatcher = { subscribe(pipelineId: string): Promise<void>; ended(runId: string): Promise<string>; close(): void };
+
+/** Settles a run's end whether its event comes before or after someone waits for it. */
+function runEnds() {
+  const waiting = new Map<string, { resolve: (status: string) => void; reject: (err: Error) => void }>();
+  const endedEarly = new Map<string, string>();
+  let broken: Error | null = null;
+  return {
+    get broken() {
+      return broken;
+    },
+    fail(err: Error) {
+      broken ??= err;
+      for (const w of waiting.values()) w.reject(broken);
+      waiting.clear();
+    },
+    ended(runId: string, status: string) {
+      const waiter = waiting.get(runId);
+      if (waiter) waiter.resolve(status);
+      else endedEarly.set(runId, status);
+    },
+    wait: (runId: string) =>
+      endedEarly.has(runId)
+        ? Promise.resolve(endedEarly.get(runId)!)
+        : new Promise<string>((resolve, reject) => (broken ? reject(broken) : waiting.set(runId, { resolve, reject }))),
+  };
+}
+
 /**
- * Learns that runs ended as a client watching them does: from the WebSocket's status frames, pushed
- * the moment the run's end is recorded, as the floor learns its workflow's end from Temporal (a
- * long poll). Polling the API instead cost the server CPU of its own and up to an interval per run.
+ * Learns that runs ended as a client watching a pipeline's runs does: from the gRPC
+ * StreamPipelineStatus stream, pushed the moment the run's end is recorded (run events only), as
+ * the floor learns its workflow's end from Temporal (one long poll). The WebSocket's
+ * channel_status (BENCH_WATCH=ws) also pushes every job and step transition: two or three frames
+ * per step, each a wakeup of this process and of the server's writer.
  */
-async function watchRuns(apiUrl: string) {
+function watchRunsOverGrpc(address: string): RunWatcher {
+  const proto = grpc.loadPackageDefinition(protoLoader.loadSync(STREAM_PROTO_PATH, { keepCase: false, longs: Number, defaults: true })) as any;
+  const client = new proto.stream.v1.StreamService(address, grpc.credentials.createInsecure());
+  const ends = runEnds();
+  const calls: grpc.ClientReadableStream<any>[] = [];
+  return {
+    async subscribe(pipelineId) {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${TOKEN}`);
+      const call: grpc.ClientReadableStream<any> = client.StreamPipelineStatus({ pipelineIds: [pipelineId] }, metadata);
+      calls.push(call);
+      call.on('data', (e: { runId: string; status: string }) => FINAL.includes(e.status) && ends.ended(e.runId, e.status));
+      call.on('error', (err: Error) => ends.fail(new Error(`bench: gRPC stream failed: ${err.message}`)));
+      // The stream says nothing once it listens: its token and access checks take a few ms.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (ends.broken) throw ends.broken;
+    },
+    ended: (runId) => ends.wait(runId),
+    close() {
+      for (const call of calls) {
+        call.removeAllListeners('error');
+        call.on('error', () => undefined);
+        call.cancel();
+      }
+      client.close();
+    },
+  };
+}
+
+/** The same from the WebSocket's channel_status frames (every run, job and step transition). */
+async function watchRunsOverWebSocket(apiUrl: string): Promise<RunWatcher> {
   const ws = new WebSocket(`${apiUrl.replace('http', 'ws')}/api/v1/ws`, { headers: { authorization: `Bearer ${TOKEN}` } });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
-  const waiting = new Map<string, { resolve: (status: string) => void; reject: (err: Error) => void }>();
-  const endedEarly = new Map<string, string>();
+  const ends = runEnds();
   const subscribed = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
-  let broken: Error | null = null;
   const fail = (err: Error) => {
-    broken ??= err;
-    for (const w of [...waiting.values(), ...subscribed.values()]) w.reject(broken);
-    waiting.clear();
+    ends.fail(err);
+    for (const w of subscribed.values()) w.reject(ends.broken!);
     subscribed.clear();
   };
   ws.on('error', (err) => fail(new Error(`bench: WebSocket failed: ${err.message}`)));
@@ -130,22 +190,16 @@ async function watchRuns(apiUrl: string) {
     if (frame.channel !== 'channel_status') return;
     if (frame.type === 'subscribed') subscribed.get(frame.id)?.resolve();
     if (frame.type === 'error') fail(new Error(`bench: WebSocket error frame: ${frame.message}`));
-    if (frame.type !== 'status' || frame.data.kind !== 'run' || !FINAL.includes(frame.data.status)) return;
-    const waiter = waiting.get(frame.data.id);
-    if (waiter) waiter.resolve(frame.data.status);
-    else endedEarly.set(frame.data.id, frame.data.status);
+    if (frame.type === 'status' && frame.data.kind === 'run' && FINAL.includes(frame.data.status)) ends.ended(frame.data.id, frame.data.status);
   });
   return {
     subscribe: (pipelineId: string) =>
       new Promise<void>((resolve, reject) => {
-        if (broken) return reject(broken);
+        if (ends.broken) return reject(ends.broken);
         subscribed.set(pipelineId, { resolve, reject });
         ws.send(JSON.stringify({ id: pipelineId, channel: 'channel_status', action: 'subscribe', params: { pipelineId } }));
       }),
-    ended: (runId: string) =>
-      endedEarly.has(runId)
-        ? Promise.resolve(endedEarly.get(runId)!)
-        : new Promise<string>((resolve, reject) => (broken ? reject(broken) : waiting.set(runId, { resolve, reject }))),
+    ended: (runId: string) => ends.wait(runId),
     close: () => {
       ws.removeAllListeners('close');
       ws.terminate();
@@ -160,7 +214,7 @@ export async function benchOrchestration(rounds = 9) {
   const { api } = stack;
   const server = { child: stack.server };
   const agent = { child: stack.agent };
-  const watcher = await watchRuns(stack.apiUrl);
+  const watcher = process.env.BENCH_WATCH === 'ws' ? await watchRunsOverWebSocket(stack.apiUrl) : watchRunsOverGrpc(stack.grpcAddress);
   try {
     let lastRun: any;
     const runToEnd = async (pipelineId: string) => {

@@ -97,6 +97,8 @@ export function childPids(pid: number): number[] {
 
 export interface ScaleOutStack {
   apiUrl: string;
+  /** The server's gRPC stream.v1 address. */
+  grpcAddress: string;
   temporalAddress: string;
   namespace: string;
   server: ChildProcess;
@@ -131,7 +133,8 @@ export async function startScaleOutStack(agentEnv: (apiUrl: string) => Record<st
   };
   try {
     const port = await freePort();
-    const server = arcentra('server', { ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(await freePort()), ARCENTRA_DATA_DIR: join(dataDir, 'server'), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0' });
+    const grpcPort = await freePort();
+    const server = arcentra('server', { ...base, PORT: String(port), ARCENTRA_GRPC_PORT: String(grpcPort), ARCENTRA_DATA_DIR: join(dataDir, 'server'), ARCENTRA_ADMIN_TOKEN: TOKEN, ARCENTRA_LOCAL_AGENT: '0' });
     procs.push(server.child);
     await server.ready;
     const apiUrl = `http://127.0.0.1:${port}`;
@@ -143,7 +146,7 @@ export async function startScaleOutStack(agentEnv: (apiUrl: string) => Record<st
     const agent = arcentra('agent', { ...base, ARCENTRA_DATA_DIR: join(dataDir, 'agent'), ARCENTRA_AGENT_TOKEN: agentToken, ...agentEnv(apiUrl) });
     procs.push(agent.child);
     await agent.ready;
-    return { apiUrl, temporalAddress: dev.address, namespace: settings.namespace, server: server.child, agent: agent.child, temporal: dev.child, api, close };
+    return { apiUrl, grpcAddress: `127.0.0.1:${grpcPort}`, temporalAddress: dev.address, namespace: settings.namespace, server: server.child, agent: agent.child, temporal: dev.child, api, close };
   } catch (err) {
     await close();
     throw err;
