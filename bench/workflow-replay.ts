@@ -29,6 +29,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function benchWorkflowReplay(rounds = 5, perRound = 20) {
   Runtime.install({ logger: quiet as never });
+  // Replay runs the workflows in this thread, where tsx turned source maps on: each function the
+  // SDK compiles per promise (to find the promise's workflow) was then searched for a source-map
+  // comment. A live worker's workflow thread has them off.
+  process.setSourceMapsEnabled(false);
   const ours = { bundle: await cachedWorkflowBundle(), history: history(JOB_HISTORY_FILE) };
   const floor = {
     bundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet }),
