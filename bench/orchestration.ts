@@ -234,8 +234,12 @@ export async function benchOrchestration(rounds = 9) {
     await watcher.subscribe(steps.detail.pipelineId);
     const floorSide = await startFloor(stack.temporalAddress, stack.namespace, stack.temporal.pid!);
     const oursCpu = cpuMeter({ temporal: stack.temporal.pid!, server: server.child.pid!, agent: agent.child.pid! });
-    await runToEnd(steps.detail.pipelineId); // warm-ups
-    await floorSide.warmUp();
+    // Warm-ups, three of each: with one, the server's and the agent's JIT was still at work during
+    // the measured rounds (336 TurboFan compilations in the agent over a bench run, --trace-opt).
+    for (let i = 0; i < 3; i++) {
+      await runToEnd(steps.detail.pipelineId);
+      await floorSide.warmUp();
+    }
     // Ours and the floor take turns, so that the machine's drift (this VM's speed moves by tens of
     // percent within a minute) weighs on both alike.
     const ours: number[] = [];

@@ -149,6 +149,7 @@ describe('expressions in real runs', () => {
             // Small as a file, six times larger as JSON (each control byte becomes \\u0001).
             { name: 'too-large-as-sent', when: 'always()', run: `{ printf k=; head -c 200000 /dev/zero | tr '\\0' '\\001'; echo; } >> "$ARCENTRA_OUTPUT"` },
             { name: 'a-link', when: 'always()', run: 'ln -sf /etc/hostname "$ARCENTRA_OUTPUT"' },
+            { name: 'a-directory', when: 'always()', run: 'rm "$ARCENTRA_OUTPUT" && mkdir "$ARCENTRA_OUTPUT"' },
           ],
         },
       ],
@@ -161,6 +162,7 @@ describe('expressions in real runs', () => {
       ['failing-too-large', 'failed', 3],
       ['too-large-as-sent', 'failed', 0],
       ['a-link', 'failed', 0],
+      ['a-directory', 'failed', 0],
     ]);
     expect(steps[0].outputs).toEqual({ k: 'v' });
     const message = `$ARCENTRA_OUTPUT holds ${MAX_OUTPUT_FILE_BYTES + 3} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`;
@@ -171,6 +173,7 @@ describe('expressions in real runs', () => {
     expect(steps[3]).toMatchObject({ reason: `the outputs in $ARCENTRA_OUTPUT take 1200008 bytes as sent, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`, outputs: {} });
     // Never read through a link: not the file the step names, and not an agent's crash either.
     expect(steps[4]).toMatchObject({ reason: '$ARCENTRA_OUTPUT could not be read (ELOOP)', outputs: {} });
+    expect(steps[5]).toMatchObject({ reason: '$ARCENTRA_OUTPUT is not a regular file', outputs: {} });
   });
 
   it('runs the builtin git-checkout plugin against a real repository', async () => {
