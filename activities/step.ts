@@ -1,5 +1,5 @@
 // Step activities, executed by an agent on its own task queue: run one step in the job's workspace.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -133,21 +133,24 @@ function insideWorkspace(workspace: string, sub: string | undefined): string {
 export const MAX_OUTPUT_FILE_BYTES = 1024 * 1024;
 
 /**
- * Removes a file if it is there. unlinkSync rather than rmSync: no directory walk (rmSync's
- * lstat and rimraf, twice per step). A directory in its place throws, as rmSync without
- * `recursive` did.
+ * Removes a step's output file if it is there, or whatever the step left in its place: a link
+ * (never followed) or a directory (with what it holds), so that a later attempt of the step finds
+ * the path free. unlinkSync first: rmSync's directory walk cost two lstats per step.
  */
-function removeFile(file: string): void {
+function removeOutputFile(file: string): void {
   try {
     unlinkSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'EISDIR' && code !== 'EPERM') throw err;
+    rmSync(file, { recursive: true, force: true });
   }
 }
 
 /** The step's output file, made empty, never through a link a step left in its place. */
 function makeOutputFile(file: string): void {
-  removeFile(file);
+  removeOutputFile(file);
   closeSync(openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644));
 }
 
@@ -185,9 +188,9 @@ function takeOutputs(file: string): TakenOutputs {
     return { problem: `$ARCENTRA_OUTPUT could not be read (${(err as Error).message})`, tooLarge: false };
   } finally {
     try {
-      removeFile(file);
+      removeOutputFile(file);
     } catch {
-      // a directory the step put there: left for the workspace's removal
+      // not removable (permissions the step changed): making the next one will say so
     }
   }
 }
@@ -336,7 +339,11 @@ export function createStepActivities(deps: StepActivityDeps) {
       const [started, prepared] = await Promise.allSettled([mayStart, preparing]);
       const failed = [started, prepared].find((r) => r.status === 'rejected');
       if (failed) {
-        removeFile(outputFile);
+        try {
+          removeOutputFile(outputFile);
+        } catch {
+          // the failure below is the one to tell
+        }
         throw failed.reason;
       }
       const log = (shipping = await logSink.open(input.stepRunId, createSecretMasker(input.secrets)));

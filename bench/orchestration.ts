@@ -59,11 +59,13 @@ async function startFloor(address: string, namespace: string, temporalPid: numbe
   const client = new Client({ connection: await Connection.connect({ address }), namespace });
   // The worker runs in this process: its CPU is this process's.
   const cpu = cpuMeter({ temporal: temporalPid, worker: process.pid });
+  /** The measured rounds' workflows (not the warm-ups'). */
   const workflowIds: string[] = [];
-  const round = async () => {
+  let started = 0;
+  const round = async (measured: boolean) => {
     const t = performance.now();
-    const workflowId = `floor-${Date.now()}-${workflowIds.length}`;
-    workflowIds.push(workflowId);
+    const workflowId = `floor-${Date.now()}-${started++}`;
+    if (measured) workflowIds.push(workflowId);
     await client.workflow.execute('FloorWorkflow', { taskQueue: 'bench-floor', workflowId, args: [STEPS] });
     return performance.now() - t;
   };
@@ -71,8 +73,8 @@ async function startFloor(address: string, namespace: string, temporalPid: numbe
     client,
     cpu,
     workflowIds,
-    round: () => cpu.measure(round, STEPS),
-    warmUp: round,
+    round: () => cpu.measure(() => round(true), STEPS),
+    warmUp: () => round(false),
     async stop() {
       worker.shutdown();
       await running;
@@ -129,7 +131,20 @@ function runEnds() {
     wait: (runId: string) =>
       endedEarly.has(runId)
         ? Promise.resolve(endedEarly.get(runId)!)
-        : new Promise<string>((resolve, reject) => (broken ? reject(broken) : waiting.set(runId, { resolve, reject }))),
+        : new Promise<string>((resolve, reject) => {
+            if (broken) return reject(broken);
+            // A run's end that never comes (an event missed) fails the bench rather than hang it.
+            const timer = setTimeout(() => {
+              waiting.delete(runId);
+              reject(new Error(`bench: no end heard for run ${runId} within 120 s`));
+            }, 120_000);
+            const done = (settle: () => void) => {
+              clearTimeout(timer);
+              waiting.delete(runId);
+              settle();
+            };
+            waiting.set(runId, { resolve: (status) => done(() => resolve(status)), reject: (err) => done(() => reject(err)) });
+          }),
   };
 }
 
@@ -153,6 +168,7 @@ function watchRunsOverGrpc(address: string): RunWatcher {
       calls.push(call);
       call.on('data', (e: { runId: string; status: string }) => FINAL.includes(e.status) && ends.ended(e.runId, e.status));
       call.on('error', (err: Error) => ends.fail(new Error(`bench: gRPC stream failed: ${err.message}`)));
+      call.on('end', () => ends.fail(new Error('bench: gRPC stream ended')));
       // The stream says nothing once it listens: its token and access checks take a few ms.
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (ends.broken) throw ends.broken;
@@ -262,7 +278,7 @@ export async function benchOrchestration(rounds = 9) {
     }
     const oursJobTimes = await Promise.all(jobWorkflowIds.map((id) => workflowMs(client, id)));
     const floorBreakdown = await historyBreakdown(floorSide.client, floorSide.workflowIds.at(-1)!, STEPS);
-    const floorWorkflowTimes = await Promise.all(floorSide.workflowIds.slice(1).map((id) => workflowMs(floorSide.client, id)));
+    const floorWorkflowTimes = await Promise.all(floorSide.workflowIds.map((id) => workflowMs(floorSide.client, id)));
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',

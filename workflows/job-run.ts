@@ -94,7 +94,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   /**
    * The scope the steps dispatched ahead run in: one for the whole chain, since they are only ever
    * let go all together (dropAhead), then a new one. A scope of its own per step cost each step
-   * five more promises, and each promise a workflow makes costs the SDK a stack trace.
+   * three more promises, and each promise a workflow makes costs the SDK a stack trace.
    */
   let aheadScope: CancellationScope | undefined;
   /**
@@ -366,7 +366,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // eslint-disable-next-line no-restricted-properties
     const endsWithinMs = deadline === Infinity ? undefined : Math.max(1, deadline - Date.now());
     const dispatchId = nextDispatchId();
-    aheadScope ??= new CancellationScope();
+    // A stop taken in by this very activation reaches the shared scope a moment later than the
+    // workflow's own: a new scope has it at once, so the step is never scheduled (as with a scope
+    // made for each step).
+    if (!aheadScope || (CancellationScope.current().consideredCancelled && !aheadScope.consideredCancelled)) aheadScope = new CancellationScope();
     const outcome = aheadScope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
     const entry: Ahead = { dispatchId, timeoutMs, mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs, outcome, settled: undefined!, state: 'waiting' };
     entry.settled = outcome.then(

@@ -150,6 +150,14 @@ describe('expressions in real runs', () => {
             { name: 'too-large-as-sent', when: 'always()', run: `{ printf k=; head -c 200000 /dev/zero | tr '\\0' '\\001'; echo; } >> "$ARCENTRA_OUTPUT"` },
             { name: 'a-link', when: 'always()', run: 'ln -sf /etc/hostname "$ARCENTRA_OUTPUT"' },
             { name: 'a-directory', when: 'always()', run: 'rm "$ARCENTRA_OUTPUT" && mkdir "$ARCENTRA_OUTPUT"' },
+            // Its first attempt leaves a directory with a file in it where the output file goes:
+            // the second finds the path free again.
+            {
+              name: 'a-directory-then-retried',
+              when: 'always()',
+              retry: { maxAttempts: 2, delay: '0s' },
+              run: 'if [ ! -e tried ]; then touch tried; rm "$ARCENTRA_OUTPUT"; mkdir "$ARCENTRA_OUTPUT"; touch "$ARCENTRA_OUTPUT/x"; exit 1; fi; echo again=yes >> "$ARCENTRA_OUTPUT"',
+            },
           ],
         },
       ],
@@ -163,6 +171,7 @@ describe('expressions in real runs', () => {
       ['too-large-as-sent', 'failed', 0],
       ['a-link', 'failed', 0],
       ['a-directory', 'failed', 0],
+      ['a-directory-then-retried', 'success', 0],
     ]);
     expect(steps[0].outputs).toEqual({ k: 'v' });
     const message = `$ARCENTRA_OUTPUT holds ${MAX_OUTPUT_FILE_BYTES + 3} bytes, more than the ${MAX_OUTPUT_FILE_BYTES} a step's outputs may take`;
@@ -174,6 +183,7 @@ describe('expressions in real runs', () => {
     // Never read through a link: not the file the step names, and not an agent's crash either.
     expect(steps[4]).toMatchObject({ reason: '$ARCENTRA_OUTPUT could not be read (ELOOP)', outputs: {} });
     expect(steps[5]).toMatchObject({ reason: '$ARCENTRA_OUTPUT is not a regular file', outputs: {} });
+    expect(steps[6]).toMatchObject({ attempt: 2, outputs: { again: 'yes' } });
   });
 
   it('runs the builtin git-checkout plugin against a real repository', async () => {
