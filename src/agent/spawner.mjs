@@ -73,8 +73,13 @@ process.on('message', (msg) => {
 });
 
 // The agent is gone (or shutting down): nothing it started may outlive it.
-process.on('disconnect', () => {
+function agentGone() {
   for (const child of children.values()) if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
   process.exit(0);
-});
+}
+process.on('disconnect', agentGone);
+// A message that no longer reaches the agent (EPIPE: its end closed before this end heard of it)
+// means the same. Unhandled, that error ended this process before the disconnect was seen, and
+// left the processes it ran behind.
+process.on('error', agentGone);
 send({ op: 'ready' });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -95,6 +96,30 @@ describe('the spawner', () => {
     expect((await proc.done).kind).not.toBe('exited');
     await new Promise((r) => setTimeout(r, 2000));
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('takes them with it too when one prints as its agent goes away', async () => {
+    // The spawner's next message to the agent then fails (EPIPE) before it hears of the
+    // disconnect: unhandled, that error ended it and left this process running.
+    const dir = tempDir('spawner-chatty');
+    const marker = join(dir, 'survivor');
+    const token = `chatty-${process.pid}-${Date.now()}`;
+    // A first spawner warms the caches: the race shows (unfixed) with a quick start.
+    const warm = createSpawnerLauncher();
+    await warm.run({ command: 'true', args: [], cwd: process.cwd(), env: { PATH: process.env.PATH! }, killGraceMs: 100 }, () => undefined).done;
+    await warm.close();
+    const own = createSpawnerLauncher();
+    try {
+      const proc = own.run({ command: 'bash', args: ['-c', `(while :; do echo ${token}; done) & sleep 1.5; touch '${marker}'`], cwd: process.cwd(), env: { PATH: process.env.PATH! }, killGraceMs: 100 }, () => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      await own.close();
+      expect((await proc.done).kind).not.toBe('exited');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(existsSync(marker)).toBe(false);
+      expect(spawnSync('pgrep', ['-f', token]).status).toBe(1); // nothing matched: the loop is gone too
+    } finally {
+      spawnSync('pkill', ['-f', token]);
+    }
   });
 });
 
