@@ -17,7 +17,10 @@ import { TOKEN, childPids, cpuMs, postgresCpuMs, privateMB, rssMB, startScaleOut
 const STEPS = 50;
 export const JOB_HISTORY_FILE = 'job-run-50-steps.json';
 export const FLOOR_HISTORY_FILE = 'floor-50-activities.json';
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+export const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+
+/** The floor's workflow (a bare workflow running its no-op activities), bundled. */
+export const bundleFloorWorkflow = () => bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet });
 
 /**
  * CPU used by each process over the windows it measures, per step, in ms (2 cores: at most 2 ms
@@ -52,7 +55,7 @@ function cpuMeter(pids: Record<string, number>) {
 
 /** The floor: a bare workflow running STEPS no-op activities, its worker in this process. */
 async function startFloor(address: string, namespace: string, temporalPid: number) {
-  const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet });
+  const bundle = await bundleFloorWorkflow();
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({ connection, namespace, taskQueue: 'bench-floor', workflowBundle: bundle, activities: { noop: async () => undefined } });
   const running = worker.run();
@@ -223,7 +226,7 @@ async function watchRunsOverWebSocket(apiUrl: string): Promise<RunWatcher> {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function benchOrchestration(rounds = 9) {
   const stack = await startScaleOutStack(() => ({ ARCENTRA_AGENT_MAX_JOBS: '100' }));

@@ -6,14 +6,13 @@
 // The histories come from `BENCH_SAVE_HISTORIES=bench/fixtures npx tsx bench/run.ts orchestration`.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Runtime, Worker } from '@temporalio/worker';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { cachedWorkflowBundle } from '../src/worker/workflow-bundle';
-import { FLOOR_HISTORY_FILE, JOB_HISTORY_FILE } from './orchestration';
+import { FLOOR_HISTORY_FILE, JOB_HISTORY_FILE, bundleFloorWorkflow, median, quiet } from './orchestration';
 
 const STEPS = 50;
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 
 const history = (file: string) => historyFromJSON(JSON.parse(readFileSync(fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url)), 'utf8')));
 
@@ -26,8 +25,6 @@ async function replayCpuMs(bundle: WorkflowBundle | { codePath: string }, record
   return (used.user + used.system) / 1000;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 export async function benchWorkflowReplay(rounds = 5, perRound = 20) {
   // After another benchmark (`npm run bench`), the Runtime is there already.
   if (!Runtime._instance) Runtime.install({ logger: quiet as never });
@@ -37,7 +34,7 @@ export async function benchWorkflowReplay(rounds = 5, perRound = 20) {
   process.setSourceMapsEnabled(false);
   const ours = { bundle: await cachedWorkflowBundle(), history: history(JOB_HISTORY_FILE) };
   const floor = {
-    bundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./floor-workflow.ts', import.meta.url)), logger: quiet }),
+    bundle: await bundleFloorWorkflow(),
     history: history(FLOOR_HISTORY_FILE),
   };
   // Warm-ups: the JIT, and each bundle's context.

@@ -282,7 +282,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // Stop: record what was left unfinished, whatever else is being cancelled.
     await CancellationScope.nonCancellable(async () => {
       // Cancelled with the job: their agent lets them go first.
-      for (const dispatched of ahead.values()) await dispatched.outcome.catch(() => undefined);
+      for (const dispatched of ahead.values()) await dispatched.settled;
       if (heldAgent) await release(heldAgent);
       await finishRemaining('cancelled');
       await control.recordJobStatus({ jobRunId, status: 'cancelled', reason: 'cancelled' });
@@ -371,17 +371,22 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // made for each step).
     if (!aheadScope || (CancellationScope.current().consideredCancelled && !aheadScope.consideredCancelled)) aheadScope = new CancellationScope();
     const outcome = aheadScope.run(() => dispatchStep(i + 1, prepared, 1, timeoutMs, dispatchId, before, endsWithinMs));
-    const entry: Ahead = { dispatchId, timeoutMs, mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs, outcome, settled: undefined!, state: 'waiting' };
-    entry.settled = outcome.then(
-      (result) => {
-        entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over';
-        return { result };
-      },
-      (failure: unknown) => {
-        entry.state = 'over';
-        return { failure };
-      },
-    );
+    const entry: Ahead = {
+      dispatchId,
+      timeoutMs,
+      mayTakeMs: before.mayTakeMs + STEP_TIMEOUT_MARGIN_MS + timeoutMs,
+      state: 'waiting',
+      settled: outcome.then(
+        (result) => {
+          entry.state = result.status === 'success' && !result.notStarted ? 'succeeded' : 'over';
+          return { result };
+        },
+        (failure: unknown) => {
+          entry.state = 'over';
+          return { failure };
+        },
+      ),
+    };
     ahead.set(i + 1, entry);
     return entry;
   }
@@ -455,8 +460,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     ahead.clear();
     aheadScope?.cancel();
     aheadScope = undefined;
-    const results = await CancellationScope.nonCancellable(() => Promise.all(dropped.map(([, { outcome }]) => outcome.catch(() => undefined))));
-    return dropped.filter((_, n) => !results[n]?.notStarted || results[n]?.runningRecorded).map(([index]) => index);
+    const results = await CancellationScope.nonCancellable(() => Promise.all(dropped.map(([, { settled }]) => settled)));
+    const notStarted = (r: Settled) => 'result' in r && !!r.result.notStarted && !r.result.runningRecorded;
+    return dropped.filter((_, n) => !notStarted(results[n])).map(([index]) => index);
   }
 
   /** Moves the job to another agent (its workspace so far stays behind with the old one). */
@@ -498,8 +504,7 @@ interface Ahead {
   dispatchId: string;
   timeoutMs: number;
   mayTakeMs: number;
-  outcome: Promise<RunStepResult>;
-  /** Its outcome, taken as the step's first attempt: its result or its failure. */
+  /** How its dispatch ended, taken as the step's first attempt: its result or its failure. */
   settled: Promise<Settled>;
   /** Over: it did not start, or did not succeed; a step dispatched after it would wait in vain. */
   state: 'waiting' | 'succeeded' | 'over';
