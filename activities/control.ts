@@ -51,6 +51,15 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
       return { status: row.status, decidedBy: row.decidedBy, reason: row.reason };
     },
 
+    /**
+     * A run's start: `running`, and the jobs it dispatches at once queued. The run's workflow does
+     * not wait for it before starting those jobs (it is no local activity): each job's agent
+     * finds it written well before it reports the job running.
+     */
+    async startRun(input: { runId: string; queueJobs: string[] }): Promise<void> {
+      await transitions.recordRunStatus({ runId: input.runId, status: 'running' });
+      await transitions.queueJobs(input.queueJobs);
+    },
     recordRunStatus: (change: RunStatusChange) => transitions.recordRunStatus(change),
     recordJobStatus: (change: JobStatusChange) => transitions.recordJobStatus(change),
     recordStepStatus: (change: StepStatusChange) => transitions.recordStepStatus(change),

@@ -51,6 +51,12 @@ export interface RunStepInput {
   /** The job's last step: once its result is final, the agent frees the job's slot itself. */
   lastStep?: boolean;
   /**
+   * …dispatched while nothing in the job has failed: its success is the job's, recorded with it
+   * (and with `run`, the run's too: the job is the run's only one, no failure was allowed in it).
+   * The run's end is then known a workflow task or two sooner.
+   */
+  finishesJob?: { run: boolean };
+  /**
    * Dispatched ahead: this step starts only once that attempt of the step before it has succeeded
    * on this agent, and otherwise ends at once with `notStarted`.
    */
@@ -64,7 +70,7 @@ export interface RunStepInput {
   dispatchId?: string;
 }
 
-type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'after' | 'endsWithinMs' | 'dispatchId'>;
+type ExecuteInput = Omit<RunStepInput, 'attempt' | 'lastAttempt' | 'queueNext' | 'lastStep' | 'finishesJob' | 'after' | 'endsWithinMs' | 'dispatchId'>;
 
 export type StepEndReason = 'exit_nonzero' | 'timeout' | 'cancelled' | 'setup_failed' | 'killed' | 'outputs_too_large' | 'outputs_unreadable';
 
@@ -81,6 +87,10 @@ export interface RunStepResult {
   nextQueued?: boolean;
   /** The agent freed the job's slot (the job's last step, final). */
   released?: boolean;
+  /** The agent recorded the job `success` with this step's (see RunStepInput.finishesJob)… */
+  jobRecorded?: boolean;
+  /** …and the run's. */
+  runRecorded?: boolean;
   /** A step dispatched ahead that did not start, and why: nothing was run. */
   notStarted?: string;
   /** …though the end before it had recorded it running (it was let go at that moment). */
@@ -276,11 +286,23 @@ export function createStepActivities(deps: StepActivityDeps) {
           const end = { stepRunId: input.stepRunId, status: result.status, exitCode: result.exitCode, outputs: result.outputs, reason: result.message ?? result.reason };
           // The next step, when it already waits here, is recorded running with this one's end.
           const startNext = !!input.queueNext && result.status === 'success' && deps.successions.awaited(self);
-          const written = await deps.transitions.recordStepEnd(end, reporter, input.queueNext, startNext);
+          // A step whose activity was cancelled (a stop) ends nothing more than itself.
+          const finishes =
+            input.lastStep && input.finishesJob && !Context.current().cancellationSignal.aborted
+              ? { jobRunId: input.jobRunId, ...(input.finishesJob.run ? { runId: input.runId } : {}) }
+              : undefined;
+          const written = await deps.transitions.recordStepEnd(end, reporter, input.queueNext, startNext, finishes);
           succeeded = result.status === 'success';
           nextRunning = written.nextRunning;
           if (input.lastStep) deps.slots.release(input.jobRunId);
-          return { ...result, recorded: true, ...(input.queueNext ? { nextQueued: written.nextQueued || written.nextRunning } : {}), ...(input.lastStep ? { released: true } : {}) };
+          return {
+            ...result,
+            recorded: true,
+            ...(input.queueNext ? { nextQueued: written.nextQueued || written.nextRunning } : {}),
+            ...(input.lastStep ? { released: true } : {}),
+            ...(written.jobEnded ? { jobRecorded: true } : {}),
+            ...(written.runEnded ? { runRecorded: true } : {}),
+          };
         }
         return result;
       } finally {

@@ -64,18 +64,26 @@ async function startFloor(address: string, namespace: string, temporalPid: numbe
   const cpu = cpuMeter({ temporal: temporalPid, worker: process.pid });
   /** The measured rounds' workflows (not the warm-ups'). */
   const workflowIds: string[] = [];
+  /** …and when each started and ended, on the machine's clock. */
+  const spans: { startedAt: number; endedAt: number }[] = [];
   let started = 0;
   const round = async (measured: boolean) => {
     const t = performance.now();
+    const startedAt = Date.now();
     const workflowId = `floor-${Date.now()}-${started++}`;
-    if (measured) workflowIds.push(workflowId);
     await client.workflow.execute('FloorWorkflow', { taskQueue: 'bench-floor', workflowId, args: [STEPS] });
-    return performance.now() - t;
+    const ms = performance.now() - t;
+    if (measured) {
+      workflowIds.push(workflowId);
+      spans.push({ startedAt, endedAt: Date.now() });
+    }
+    return ms;
   };
   return {
     client,
     cpu,
     workflowIds,
+    spans,
     round: () => cpu.measure(() => round(true), STEPS),
     warmUp: () => round(false),
     async stop() {
@@ -86,11 +94,53 @@ async function startFloor(address: string, namespace: string, temporalPid: numbe
   };
 }
 
+const eventMs = (e: { eventTime?: { seconds?: unknown; nanos?: number | null } | null }) => Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
+
+/**
+ * Where the time around a run's steps goes, in ms after the request that started it, from the
+ * histories (the dev server and this process share the machine's clock): the run's and the job's
+ * starts, the agent taken, the first step scheduled, the last step's end, the job's and the run's
+ * ends, and the end heard. The floor: its first activity scheduled, its last one's end.
+ */
+async function runTimeline(client: Client, round: { startedAt: number; endedAt: number; runWorkflowId?: string; jobWorkflowId: string; activity: string }) {
+  const history = async (id: string) => (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  const job = await history(round.jobWorkflowId);
+  const since = (t: number) => +(t - round.startedAt).toFixed(1);
+  const scheduledIds = new Map<string, string>();
+  for (const e of job) if (e.activityTaskScheduledEventAttributes) scheduledIds.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
+  const ofType = (name: string, attr: 'activityTaskScheduledEventAttributes' | 'activityTaskCompletedEventAttributes') =>
+    job.filter((e) => e[attr] && (attr === 'activityTaskScheduledEventAttributes' ? e[attr]!.activityType?.name === name : scheduledIds.get(String(e[attr]!.scheduledEventId)) === name));
+  const steps = ofType(round.activity, 'activityTaskScheduledEventAttributes');
+  const ends = ofType(round.activity, 'activityTaskCompletedEventAttributes');
+  const timeline: Record<string, number> = {};
+  if (round.runWorkflowId) {
+    const run = await history(round.runWorkflowId);
+    timeline.runStarted = since(eventMs(run[0]));
+    timeline.jobStarted = since(eventMs(job[0]));
+    const acquired = ofType('acquireAgent', 'activityTaskCompletedEventAttributes')[0];
+    if (acquired) timeline.agentTaken = since(eventMs(acquired));
+    timeline.firstStepScheduled = since(eventMs(steps[0]));
+    timeline.lastStepEnded = since(eventMs(ends.at(-1)!));
+    timeline.jobEnded = since(eventMs(job.at(-1)!));
+    timeline.runEnded = since(eventMs(run.at(-1)!));
+  } else {
+    timeline.firstStepScheduled = since(eventMs(steps[0]));
+    timeline.lastStepEnded = since(eventMs(ends.at(-1)!));
+    timeline.workflowEnded = since(eventMs(job.at(-1)!));
+  }
+  timeline.endHeard = since(round.endedAt);
+  return { ...timeline, aroundSteps: +(timeline.firstStepScheduled + timeline.endHeard - timeline.lastStepEnded).toFixed(1) };
+}
+
+/** Each milestone's median over the rounds. */
+function medianTimeline(timelines: Record<string, number>[]) {
+  return Object.fromEntries(Object.keys(timelines[0]).map((k) => [k, median(timelines.map((t) => t[k]))]));
+}
+
 /** A workflow's own time, from its history: its start to its completion, as Temporal recorded them. */
 async function workflowMs(client: Client, workflowId: string): Promise<number> {
   const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
-  const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
-  return at(events[events.length - 1]) - at(events[0]);
+  return eventMs(events[events.length - 1]) - eventMs(events[0]);
 }
 
 /** Where a workflow's time went, per step, from its own history's event times. */
@@ -236,11 +286,14 @@ export async function benchOrchestration(rounds = 9) {
   const watcher = process.env.BENCH_WATCH === 'ws' ? await watchRunsOverWebSocket(stack.apiUrl) : watchRunsOverGrpc(stack.grpcAddress);
   try {
     let lastRun: any;
+    let lastSpan = { startedAt: 0, endedAt: 0 };
     const runToEnd = async (pipelineId: string) => {
       const t = performance.now();
+      const startedAt = Date.now();
       const { detail } = await api('POST', `/api/v1/pipelines/${pipelineId}/trigger`, {});
       const status = await watcher.ended(detail.runId);
       const ms = performance.now() - t;
+      lastSpan = { startedAt, endedAt: Date.now() };
       if (status !== 'success') throw new Error(`bench run ended ${status}`);
       lastRun = (await api('GET', `/api/v1/pipelines/runs/${detail.runId}`)).detail;
       return ms;
@@ -264,9 +317,11 @@ export async function benchOrchestration(rounds = 9) {
     const ours: number[] = [];
     const floor: number[] = [];
     const jobWorkflowIds: string[] = [];
+    const oursRounds: { startedAt: number; endedAt: number; runWorkflowId: string; jobWorkflowId: string; activity: string }[] = [];
     for (let i = 0; i < rounds; i++) {
       ours.push(await oursCpu.measure(() => runToEnd(steps.detail.pipelineId), STEPS));
       jobWorkflowIds.push(`pipeline-run/${lastRun.runId}/job/${lastRun.stages[0].jobs[0].jobRunId}`);
+      oursRounds.push({ ...lastSpan, runWorkflowId: `pipeline-run/${lastRun.runId}`, jobWorkflowId: jobWorkflowIds.at(-1)!, activity: 'runStep' });
       floor.push(await floorSide.round());
     }
     await floorSide.stop();
@@ -282,6 +337,8 @@ export async function benchOrchestration(rounds = 9) {
     const oursJobTimes = await Promise.all(jobWorkflowIds.map((id) => workflowMs(client, id)));
     const floorBreakdown = await historyBreakdown(floorSide.client, floorSide.workflowIds.at(-1)!, STEPS);
     const floorWorkflowTimes = await Promise.all(floorSide.workflowIds.map((id) => workflowMs(floorSide.client, id)));
+    const oursTimeline = medianTimeline(await Promise.all(oursRounds.map((r) => runTimeline(client, r))));
+    const floorTimeline = medianTimeline(await Promise.all(floorSide.workflowIds.map((id, i) => runTimeline(floorSide.client, { ...floorSide.spans[i], jobWorkflowId: id, activity: 'noop' }))));
 
     const matrix = await api('POST', '/api/v1/pipelines', {
       projectId: 'bench',
@@ -324,6 +381,9 @@ export async function benchOrchestration(rounds = 9) {
         ratioToFloor: +(median(oursJobTimes) / median(floorWorkflowTimes)).toFixed(2),
       },
       perStepFromHistory: { ours: oursBreakdown, floor: floorBreakdown },
+      // The time around the steps (before the first is scheduled, after the last one's end), ms
+      // after the request, medians of the rounds.
+      timelineMs: { ours: oursTimeline, floor: floorTimeline },
       // The machine has 2 cores: a step cannot take less wall time than half its CPU time.
       cpuMsPerStep: { ours: oursCpu.perStep(), floor: floorSide.cpu.perStep() },
       fanOut100JobsMs: Math.round(fanOutMs),

@@ -99,6 +99,10 @@ export interface JobRunInput {
   deadlineMs?: number;
   taskQueues: { control: string; agentPool: string };
   stepTimeouts: { heartbeatMs: number; scheduleToStartMs: number; defaultMs: number };
+  /** The run's only job: when it succeeds with no failure allowed, its end is the run's (see JobRunResult.runRecorded). */
+  onlyJob?: boolean;
+  /** The run's start records this job queued (see PipelineRunWorkflow's startRunAlongside). */
+  queuedByRun?: boolean;
 }
 
 export type JobOutcomeStatus = 'success' | 'failed' | 'cancelled';
@@ -108,6 +112,8 @@ export interface JobRunResult {
   /** A failure happened but was allowed (continueOnError): the run can end `partial`. */
   allowedFailure: boolean;
   reason?: string;
+  /** The agent recorded the run `success` with the job's last step: the run has nothing left to write. */
+  runRecorded?: boolean;
 }
 
 export interface LiveTree {

@@ -81,6 +81,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   const stepState: Record<string, StepState> = {};
   let allowedFailure = false;
   let failedReason: string | undefined;
+  /** The last step's agent recorded the job's `success` (and the run's) with that step's. */
+  let endRecorded: { job: boolean; run: boolean } = { job: false, run: false };
   const lostQueues: string[] = [];
   let heldAgent: AcquiredAgent | undefined;
   let agent: AcquiredAgent | undefined;
@@ -154,7 +156,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
     // eslint-disable-next-line no-restricted-properties
     const started = Date.now();
     deadline = Math.min(job.timeoutMs ? started + job.timeoutMs : Infinity, input.deadlineMs ?? Infinity);
-    await control.recordJobStatus({ jobRunId, status: 'queued' });
+    if (!input.queuedByRun) await control.recordJobStatus({ jobRunId, status: 'queued' });
     // The agent that takes the job records it running, and queues its first step when that step
     // is sure to be dispatched next (no `when` of its own, nothing failed yet).
     const firstStepRuns = job.steps.length > 0 && !job.steps[0].when && !failedReason;
@@ -259,6 +261,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       stepStatus[i] = result.status;
       if (result.nextQueued) stepStatus[i + 1] = 'queued';
       if (result.released) heldAgent = undefined; // its agent freed the job's slot with the last step
+      endRecorded = { job: !!result.jobRecorded, run: !!result.runRecorded };
       stepState[step.name] = { outputs: result.outputs, status: result.status };
       if (result.status === 'timeout' && cutByDeadline) {
         failedReason ??= `job timed out while step ${step.name} ran`;
@@ -274,9 +277,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       await notifyJob('failed');
       return { status: 'failed', allowedFailure, reason: failedReason };
     }
-    await control.recordJobStatus({ jobRunId, status: 'success', reason: failedReason });
+    if (!endRecorded.job) await control.recordJobStatus({ jobRunId, status: 'success', reason: failedReason });
     await notifyJob('success');
-    return { status: 'success', allowedFailure: allowedFailure || !!failedReason, reason: failedReason };
+    return { status: 'success', allowedFailure: allowedFailure || !!failedReason, reason: failedReason, ...(endRecorded.run ? { runRecorded: true } : {}) };
   } catch (err) {
     if (!isCancellation(err)) throw err;
     // Stop: record what was left unfinished, whatever else is being cancelled.
@@ -332,6 +335,9 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // already failed (then `success()` is false).
       queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
       lastStep: i === job.steps.length - 1,
+      // Nothing failed before it (a step dispatched ahead starts only after the ones before it
+      // succeeded, so what holds when it is dispatched holds when it runs).
+      ...(i === job.steps.length - 1 && !failedReason ? { finishesJob: { run: !!input.onlyJob && !allowedFailure } } : {}),
       dispatchId,
       ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt, dispatchId: after.dispatchId } } : {}),
       ...(endsWithinMs !== undefined ? { endsWithinMs } : {}),

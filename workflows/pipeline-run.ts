@@ -6,7 +6,9 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  log,
   patched,
+  proxyActivities,
   proxyLocalActivities,
   setHandler,
   startChild,
@@ -30,11 +32,20 @@ const PAUSE_JOBS_STARTED_DURING_PAUSE_PATCH = 'pause-jobs-started-during-pause';
 const STATUS_WRITES_IN_ORDER_PATCH = 'run-status-writes-in-order';
 /** …and those from before a handler stopped midway left the stop to the main flow, with it failing. */
 const HANDLER_LEAVES_STOP_PATCH = 'signal-handler-leaves-stop-to-run';
+/** …and those from before the run's start was written alongside its first jobs' dispatch, with it written first. */
+const RUN_STARTED_ALONGSIDE_PATCH = 'run-started-alongside-first-jobs';
 
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
   // Local activities: status writes run in the control worker itself, without a task-queue round trip.
   const control = proxyLocalActivities<ControlActivities>({
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
+  });
+  // The run's start, as an activity of the control worker (dispatched to it eagerly, with the
+  // workflow task that starts the first jobs): a local activity would hold that task until written.
+  const { startRun } = proxyActivities<ControlActivities>({
+    taskQueue: input.taskQueues.control,
     startToCloseTimeout: '30s',
     retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
   });
@@ -116,6 +127,35 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     await setStatus('running', req?.reason);
   }));
 
+  /** Jobs the run's start records queued (see startRunAlongside): they do not write it themselves. */
+  let queuedByRun = new Set<string>();
+  const firstStage = pipeline.jobs.filter((job) => job.stageIndex === pipeline.stages[0]?.index && job.needs.length === 0);
+  /**
+   * Whether the run may start (`running`) while its first jobs are dispatched rather than before:
+   * when each of them goes straight to an agent, the first thing it writes (the agent's `running`)
+   * comes well after, and that agent records the run running should its start be late
+   * (Transitions.recordJobRunning). A gate (the run's, or a first job's) or a first job's `when`
+   * would write at once: then the run starts first, as it always did.
+   */
+  const startsAlongside = () => !pipeline.approval && firstStage.length > 0 && firstStage.every(dispatchedAtOnce);
+  /**
+   * The run's start goes with the workflow task that starts its first jobs, and queues them (they
+   * do not write it themselves). Later status writes of the run wait for it (setStatus).
+   */
+  const startRunAlongside = () => {
+    const first = firstStage;
+    queuedByRun = new Set(first.map((job) => job.key));
+    status = 'running';
+    upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: 'running' }]);
+    lastWrite = startRun({ runId, queueJobs: first.map((job) => ids.jobs[job.key].jobRunId) }).catch((err: Error) => log.warn('the run start could not be recorded', { error: err.message }));
+  };
+  /** Goes straight to an agent once started: nothing to wait for, nothing to write first. */
+  function dispatchedAtOnce(job: CompiledJob) {
+    if (job.needs.length > 0 || job.when || job.approval) return false;
+    const group = job.matrixGroup;
+    return !group?.maxParallel || pipeline.jobs.filter((j) => j.matrixGroup?.name === group.name).length <= group.maxParallel;
+  }
+
   const runJob = async (job: CompiledJob): Promise<JobRunResult> => {
     const { jobRunId, stepRunIds } = ids.jobs[job.key];
     await condition(() => !paused);
@@ -124,7 +164,22 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
       workflowId: childId,
       taskQueue: input.taskQueues.control,
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      args: [{ runId, pipelineId: input.pipelineId, job, jobRunId, stepRunIds, env: { ...pipeline.env }, facts: input.facts, deadlineMs, taskQueues: input.taskQueues, stepTimeouts: input.stepTimeouts }],
+      args: [
+        {
+          runId,
+          pipelineId: input.pipelineId,
+          job,
+          jobRunId,
+          stepRunIds,
+          env: { ...pipeline.env },
+          facts: input.facts,
+          deadlineMs,
+          taskQueues: input.taskQueues,
+          stepTimeouts: input.stepTimeouts,
+          ...(pipeline.jobs.length === 1 ? { onlyJob: true } : {}),
+          ...(queuedByRun.has(job.key) ? { queuedByRun: true } : {}),
+        },
+      ],
     });
     runningChildren.add(childId);
     jobStatus[job.key] = 'running';
@@ -181,7 +236,8 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   };
 
   try {
-    await setStatus('running');
+    if (startsAlongside() && patched(RUN_STARTED_ALONGSIDE_PATCH)) startRunAlongside();
+    else await setStatus('running');
     if (pipeline.approval) {
       const gate = await waitForApproval({ approvalId: approvalIdFor(runId), runId, gate: pipeline.approval });
       if (!gate.approved) {
@@ -228,7 +284,12 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     }
     const outcome = runOutcome([...results.values()], false);
     paused = false; // paused during its last steps: nothing is held any more, a late resume has nothing to do
-    await setStatus(outcome, outcome === 'failed' ? firstFailure() : undefined);
+    // Its only job's last step recorded the run's success already (with that step's end).
+    if (outcome === 'success' && [...results.values()].some((r) => r.runRecorded)) {
+      status = outcome;
+      upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: outcome }]);
+      await lastWrite; // the run's start, and any pause written meanwhile (each a no-op by now)
+    } else await setStatus(outcome, outcome === 'failed' ? firstFailure() : undefined);
     await notifyRun(outcome);
     return { status: outcome };
   } catch (err) {

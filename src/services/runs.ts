@@ -247,6 +247,7 @@ export function createRunService(deps: RunServiceDeps) {
       createdAt: new Date(),
       startedAt: null,
       finishedAt: null,
+      stopRequestedAt: null,
     };
     // One statement, so one atomic step however busy the database: the pipeline's counter moves
     // (its row lock orders the triggers of a pipeline) and the run, its jobs and its steps are
@@ -411,6 +412,9 @@ export function createRunService(deps: RunServiceDeps) {
           const now = await loadRun(principal, runId, pipelineId);
           if (isFinal(now.status)) throw new Conflict(`run ${runId} is already ${now.status}`);
         }
+        // Marked first: an agent ending the run's last step now no longer ends the run (or its
+        // job) with it, so the stop decides how the run ends (cancelled), as it does in the workflow.
+        await db.update(pipelineRuns).set({ stopRequestedAt: sql`coalesce(stop_requested_at, now())` }).where(eq(pipelineRuns.runId, runId));
         try {
           await handle.cancel();
         } catch (err) {

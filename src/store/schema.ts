@@ -98,6 +98,11 @@ export const pipelineRuns = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
+    /**
+     * When a stop was asked for through the API (before the workflow is cancelled): from then on
+     * an agent no longer ends the run, or its jobs, with a last step (the workflow ends them cancelled).
+     */
+    stopRequestedAt: ts('stop_requested_at'),
   },
   (t) => [
     uniqueIndex('pipeline_runs_number_idx').on(t.pipelineId, t.number),

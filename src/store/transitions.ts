@@ -2,7 +2,7 @@
 // it (control activities on the control worker, step activities on an agent). Illegal moves are
 // refused, not written; each move that happens publishes one event.
 import { ApplicationFailure } from '@temporalio/common';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { Db } from './db';
 import { jobRuns, pipelineRuns, stepRuns } from './schema';
@@ -32,6 +32,16 @@ export interface StepStatusChange {
   reason?: string;
 }
 
+/**
+ * A job's last step, reported by its agent, whose success ends the job `success` (nothing in the
+ * job failed before it), and with `runId` the run too (the job is its run's only one, and no
+ * failure was allowed in it).
+ */
+export interface JobFinish {
+  jobRunId: string;
+  runId?: string;
+}
+
 /** Failure types a caller may see: both are final, retrying cannot help. */
 export const ILLEGAL_TRANSITION = 'IllegalTransition';
 export const NOT_OWNER = 'NotOwner';
@@ -58,6 +68,8 @@ interface Moved {
   jobRunId: string | null;
   agentId: string | null;
   tally: unknown;
+  /** A job's run's status, as the statement found it. */
+  runStatus?: string | null;
 }
 
 /** The tally of a run's jobs or a job's steps, as one JSON value computed inside the transition's statement. */
@@ -129,6 +141,7 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
         projectId: sql<string>`(select r.project_id from pipeline_runs r where r.run_id = ${sql.raw(`${name}.run_id`)})`,
         jobRunId: kind === 'step' ? stepRuns.jobRunId : kind === 'job' ? jobRuns.jobRunId : sql<string | null>`null`,
         agentId: kind === 'job' ? jobRuns.agentId : sql<string | null>`null`,
+        runStatus: kind === 'job' ? sql<string | null>`(select r.status from pipeline_runs r where r.run_id = job_runs.run_id)` : sql<string | null>`null`,
         // A run's jobs, or a job's steps, by status: rows this statement does not touch.
         tally: kind === 'step' ? sql<null>`null` : tallyOf(kind, id),
       });
@@ -213,13 +226,30 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (moved) await publish('job', change.jobRunId, change.status, moved, change.reason);
     },
     /**
+     * Jobs about to be dispatched, queued with their run's start: only those still pending (the
+     * agent that takes one may have recorded it running already). Events in the order given.
+     */
+    async queueJobs(jobRunIds: string[]): Promise<void> {
+      for (const jobRunId of jobRunIds) {
+        const moved = await move('job', jobRunId, 'queued', {}, eq(jobRuns.status, 'pending'));
+        if (moved) await publish('job', jobRunId, 'queued', moved, undefined);
+      }
+    },
+    /**
      * A job taken by an agent, reported by that agent: `running` on it, and with `queueStep` that
      * step queued too (a pending step of a running run only, as for recordStepEnd).
      */
     async recordJobRunning(change: { jobRunId: string; agentId: string; attempt: number }, queueStep?: string): Promise<{ stepQueued: boolean }> {
       const moved = await transition('job', change.jobRunId, 'running', { agentId: change.agentId, attempt: change.attempt });
       if (moved) await publish('job', change.jobRunId, 'running', moved, undefined);
-      if (!moved || !queueStep) return { stepQueued: false };
+      if (!moved) return { stepQueued: false };
+      // The run still pending: its start (written alongside the job's dispatch, see
+      // ControlActivities.startRun) is late. The job runs, so the run does: recorded here.
+      if (moved.runStatus === 'pending') {
+        const started = await move('run', moved.runId, 'running', {}, eq(pipelineRuns.status, 'pending'));
+        if (started) await publish('run', moved.runId, 'running', started, undefined);
+      }
+      if (!queueStep) return { stepQueued: false };
       const queued = await startOrQueue(queueStep, 'queued', change);
       if (queued) await publish('step', queueStep, 'queued', queued, undefined);
       return { stepQueued: !!queued };
@@ -241,7 +271,13 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
      * instead, right after this end. Only a pending or queued step of a running run moves: a pause
      * or a stop that got there first keeps it where it is. Events follow in order.
      */
-    async recordStepEnd(change: StepStatusChange, reporter: { agentId: string }, queueNext?: string, startNext = false): Promise<{ nextQueued: boolean; nextRunning: boolean }> {
+    async recordStepEnd(
+      change: StepStatusChange,
+      reporter: { agentId: string },
+      queueNext?: string,
+      startNext = false,
+      finishes?: JobFinish,
+    ): Promise<{ nextQueued: boolean; nextRunning: boolean; jobEnded?: boolean; runEnded?: boolean }> {
       const fields: Record<string, unknown> = { exitCode: change.exitCode, outputs: change.outputs };
       if (change.reason !== undefined) fields.reason = change.reason;
       const nextStatus = startNext ? 'running' : 'queued';
@@ -256,7 +292,18 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
           : await Promise.all([end(), moveNext()]);
       if (ended) await publish('step', change.stepRunId, change.status, ended, change.reason);
       if (next) await publish('step', queueNext!, nextStatus, next, undefined);
-      return { nextQueued: !!next && !startNext, nextRunning: !!next && startNext };
+      const result = { nextQueued: !!next && !startNext, nextRunning: !!next && startNext };
+      if (!finishes || !ended || change.status !== 'success') return result;
+      // The job's last step succeeded: the job succeeds with it, and the run with its only job. Each
+      // moves only as the workflow's own write would (a stop or a failure that got there first
+      // keeps it); what did not move, the workflow writes as before.
+      // Not once a stop was asked for: the stop decides how they end.
+      const notStopped = sql`not exists (select 1 from pipeline_runs r where r.run_id = job_runs.run_id and r.stop_requested_at is not null)`;
+      const jobEnded = await move('job', finishes.jobRunId, 'success', {}, and(eq(jobRuns.agentId, reporter.agentId), notStopped));
+      if (jobEnded) await publish('job', finishes.jobRunId, 'success', jobEnded, undefined);
+      const runEnded = jobEnded && finishes.runId ? await move('run', finishes.runId, 'success', {}, isNull(pipelineRuns.stopRequestedAt)) : undefined;
+      if (runEnded) await publish('run', finishes.runId!, 'success', runEnded, undefined);
+      return { ...result, jobEnded: !!jobEnded, runEnded: !!runEnded };
     },
     /**
      * A step dispatched ahead of its turn, starting on its agent after the step before it succeeded:

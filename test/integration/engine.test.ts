@@ -115,6 +115,38 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
     await record(done, 'pause-resume');
   });
 
+  it('writes a one-job run\'s start with its job\'s dispatch and its end with its last step, nothing in the workflows\' way', async () => {
+    const heard: string[] = [];
+    let runId = '';
+    const unsubscribe = sys.events.subscribe((e) => {
+      if (e.runId === runId) heard.push(`${e.kind} ${e.previousStatus}->${e.status}`);
+    });
+    try {
+      ({ runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'a', run: 'true' }, { name: 'b', run: 'true' }] }] }));
+      const done = await sys.waitForRun(runId);
+      expect([done.status, done.stages[0].jobs[0].status, ...steps(done).map((s: any) => s.status)]).toEqual(['success', 'success', 'success', 'success']);
+      const connection = await Connection.connect({ address: sys.temporalAddress });
+      const client = new Client({ connection, namespace: sys.settings.namespace });
+      const runWorkflow = client.workflow.getHandle(`pipeline-run/${runId}`);
+      expect(await runWorkflow.result()).toEqual({ status: 'success' });
+      const jobHistory = await client.workflow.getHandle(`pipeline-run/${runId}/job/${done.stages[0].jobs[0].jobRunId}`).fetchHistory();
+      const runHistory = await runWorkflow.fetchHistory();
+      await connection.close();
+      await sleep(300); // anything written after the workflows ended would be heard by now
+      // The run's start and its job's queued come first, in one activity; the step, the job and
+      // the run end together, the last three things written.
+      expect(heard.slice(0, 3)).toEqual(['run pending->running', 'job pending->queued', 'job queued->running']);
+      expect(heard.slice(-3)).toEqual(['step running->success', 'job running->success', 'run running->success']);
+      expect(heard.filter((h) => h.startsWith('run ') || h.startsWith('job '))).toHaveLength(5);
+      // Neither workflow waited on a local activity: each status was written alongside.
+      const localActivities = (h: typeof jobHistory) => (h.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length;
+      expect([localActivities(runHistory), localActivities(jobHistory)]).toEqual([0, 0]);
+      await record(done, 'one-job-ends-with-its-step');
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it('ends a run paused during its last step with that step\'s outcome: nothing was left to hold', async () => {
     const { pipelineId, runId } = await start({ jobs: [{ name: 'j', steps: [{ name: 'last', run: 'sleep 2' }] }] });
     await until('the step running', async () => steps(await run(runId))[0].status === 'running');

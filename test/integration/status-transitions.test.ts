@@ -125,6 +125,73 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     expect((await status('s7')).status).toBe('pending');
   });
 
+  it('ends the job, and the run of its only job, with the last step; only its holder, and only as the workflow would', async () => {
+    const db = database.db;
+    const transitions = createTransitions({ db, events: bus });
+    const runRow = (runId: string, number: number) => ({ runId, pipelineId: 'pl_1', projectId: 'p', number, status: 'running', triggerType: 'manual', workflowId: `w-${runId}` });
+    const jobRow = (jobRunId: string, runId: string) => ({ jobRunId, runId, stageIndex: 0, stageName: 's', jobIndex: 0, jobKey: 'j', name: 'j', status: 'running', agentId: 'agent_a' });
+    const stepRow = (stepRunId: string, jobRunId: string, runId: string) => ({ stepRunId, jobRunId, runId, stepIndex: 0, name: stepRunId, status: 'running' });
+    await db.insert(pipelineRuns).values([runRow('run_f1', 11), runRow('run_f2', 12), runRow('run_f3', 13)]);
+    await db.insert(jobRuns).values([jobRow('job_f1', 'run_f1'), jobRow('job_f2', 'run_f2'), jobRow('job_f3', 'run_f3')]);
+    await db.insert(stepRuns).values([stepRow('s_f1', 'job_f1', 'run_f1'), stepRow('s_f2', 'job_f2', 'run_f2'), stepRow('s_f3', 'job_f3', 'run_f3'), { ...stepRow('s_f4', 'job_f3', 'run_f3'), stepIndex: 1 }]);
+    const statusOf = async () => ({
+      runs: (await db.select().from(pipelineRuns)).filter((r) => r.runId.startsWith('run_f')).map((r) => [r.runId, r.status]).sort(),
+      jobs: (await db.select().from(jobRuns)).filter((j) => j.jobRunId.startsWith('job_f')).map((j) => [j.jobRunId, j.status]).sort(),
+    });
+    const end = (stepRunId: string, status = 'success') => ({ stepRunId, status, exitCode: status === 'success' ? 0 : 1, outputs: {} });
+    const before = events.length;
+
+    // Success: step, job and run, in that order, each published once, the job and run finished.
+    expect(await transitions.recordStepEnd(end('s_f1'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f1', runId: 'run_f1' })).toEqual({ nextQueued: false, nextRunning: false, jobEnded: true, runEnded: true });
+    expect(events.slice(before).map((e) => [e.kind, e.id, e.previousStatus, e.status])).toEqual([
+      ['step', 's_f1', 'running', 'success'],
+      ['job', 'job_f1', 'running', 'success'],
+      ['run', 'run_f1', 'running', 'success'],
+    ]);
+    expect(events.at(-1)!.counters).toMatchObject({ total: 1, succeeded: 1 });
+    // A stop that got to the run first keeps it cancelled; the job still ends with its step.
+    await transitions.recordRunStatus({ runId: 'run_f2', status: 'cancelled' });
+    expect(await transitions.recordStepEnd(end('s_f2'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f2', runId: 'run_f2' })).toMatchObject({ jobEnded: true, runEnded: false });
+    // A failed step ends neither; without runId the run is left to its workflow.
+    expect(await transitions.recordStepEnd(end('s_f3', 'failed'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f3', runId: 'run_f3' })).toEqual({ nextQueued: false, nextRunning: false });
+    await db.update(jobRuns).set({ agentId: 'agent_b' }).where(eq(jobRuns.jobRunId, 'job_f3'));
+    await db.update(stepRuns).set({ status: 'running' }).where(eq(stepRuns.stepRunId, 's_f4'));
+    // The job is another agent's now: the step's end is refused, nothing moves.
+    await expect(transitions.recordStepEnd(end('s_f4'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f3' })).rejects.toThrow(/does not hold/);
+    expect(await transitions.recordStepEnd(end('s_f4'), { agentId: 'agent_b' }, undefined, false, { jobRunId: 'job_f3' })).toMatchObject({ jobEnded: true, runEnded: false });
+    // A stop asked for through the API: the step ends, and the stop decides how the job and the run do.
+    await db.insert(pipelineRuns).values({ ...runRow('run_f4', 14), stopRequestedAt: new Date() });
+    await db.insert(jobRuns).values(jobRow('job_f4', 'run_f4'));
+    await db.insert(stepRuns).values(stepRow('s_f5', 'job_f4', 'run_f4'));
+    expect(await transitions.recordStepEnd(end('s_f5'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f4', runId: 'run_f4' })).toEqual({ nextQueued: false, nextRunning: false, jobEnded: false, runEnded: false });
+    expect((await db.select().from(stepRuns).where(eq(stepRuns.stepRunId, 's_f5')))[0].status).toBe('success');
+    expect(await statusOf()).toEqual({
+      runs: [['run_f1', 'success'], ['run_f2', 'cancelled'], ['run_f3', 'running'], ['run_f4', 'running']],
+      jobs: [['job_f1', 'success'], ['job_f2', 'success'], ['job_f3', 'success'], ['job_f4', 'running']],
+    });
+  });
+
+  it('queues a run\'s first jobs with its start only while pending, and lets the job\'s agent start a run whose start is late', async () => {
+    const db = database.db;
+    const transitions = createTransitions({ db, events: bus });
+    await db.insert(pipelineRuns).values({ runId: 'run_q', pipelineId: 'pl_1', projectId: 'p', number: 20, status: 'pending', triggerType: 'manual', workflowId: 'w-q' });
+    const job = (jobRunId: string, jobIndex: number) => ({ jobRunId, runId: 'run_q', stageIndex: 0, stageName: 's', jobIndex, jobKey: jobRunId, name: jobRunId, status: 'pending' });
+    await db.insert(jobRuns).values([job('job_q1', 0), job('job_q2', 1), job('job_q3', 2)]);
+    await db.insert(stepRuns).values({ stepRunId: 's_q3', jobRunId: 'job_q3', runId: 'run_q', stepIndex: 0, name: 'a', status: 'pending' });
+    const before = events.length;
+    // job_q3's agent took it before the run's start was written: the run starts with it, then its step is queued.
+    expect(await transitions.recordJobRunning({ jobRunId: 'job_q3', agentId: 'agent_a', attempt: 1 }, 's_q3')).toEqual({ stepQueued: true });
+    await control.startRun({ runId: 'run_q', queueJobs: ['job_q1', 'job_q3', 'job_q2'] });
+    await control.startRun({ runId: 'run_q', queueJobs: ['job_q1', 'job_q3', 'job_q2'] }); // a retried activity
+    expect(events.slice(before).map((e) => [e.kind, e.id, e.previousStatus, e.status])).toEqual([
+      ['job', 'job_q3', 'pending', 'running'],
+      ['run', 'run_q', 'pending', 'running'],
+      ['step', 's_q3', 'pending', 'queued'],
+      ['job', 'job_q1', 'pending', 'queued'],
+      ['job', 'job_q2', 'pending', 'queued'],
+    ]);
+  });
+
   describe('an agent reports only for jobs it holds', () => {
     beforeAll(async () => {
       const db = database.db;
