@@ -1,7 +1,7 @@
 // Control activities: status writes from the workflows (through src/store/transitions), approvals, agent liveness.
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../src/store/db';
-import { agents, approvals } from '../src/store/schema';
+import { agents, approvals, jobRuns, pipelineRuns } from '../src/store/schema';
 import { AGENT_OFFLINE_AFTER_MS } from '../src/services/agents';
 import type { EventBus } from '../src/events';
 import { createTransitions } from '../src/store/transitions';
@@ -23,6 +23,16 @@ export function createControlActivities({ db, events }: ControlActivityDeps) {
       const [row] = await db.select().from(agents).where(eq(agents.agentId, input.agentId));
       if (!row || row.taskQueue !== input.taskQueue || row.status !== 'online' || !row.lastHeartbeatAt) return false;
       return Date.now() - row.lastHeartbeatAt.getTime() < AGENT_OFFLINE_AFTER_MS;
+    },
+
+    /**
+     * Whether a job already ended `success`, and its run too: what an agent lost after its last
+     * step may have recorded (RunStepInput.finishesJob) before its answer reached the workflow.
+     */
+    async jobSucceeded(input: { jobRunId: string; runId: string }): Promise<{ job: boolean; run: boolean }> {
+      const [job] = await db.select({ status: jobRuns.status }).from(jobRuns).where(eq(jobRuns.jobRunId, input.jobRunId));
+      const [run] = await db.select({ status: pipelineRuns.status }).from(pipelineRuns).where(eq(pipelineRuns.runId, input.runId));
+      return { job: job?.status === 'success', run: run?.status === 'success' };
     },
 
     /** Opens an approval gate (idempotent: a retried activity finds it open). */

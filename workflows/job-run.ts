@@ -45,6 +45,8 @@ const REFUSED_WAITS_FOR_PAUSE_PATCH = 'refused-start-waits-for-pause';
 const REFUSED_PAUSE_WAIT_MS = 5_000;
 /** …and those from before a retry's own deadline cut was told apart, with the first attempt's. */
 const RETRY_DEADLINE_PATCH = 'retry-cut-by-job-deadline';
+/** …and those from before an agent lost after the job's last step was asked whether it ended the job, without asking. */
+const LOST_AFTER_JOB_END_PATCH = 'lost-agent-may-have-ended-job';
 /** At most this many steps wait on the agent behind the one being decided. */
 const MAX_AHEAD_DEPTH = 3;
 const STEP_TIMEOUT_MARGIN_MS = 30_000;
@@ -83,6 +85,8 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
   let failedReason: string | undefined;
   /** The last step's agent recorded the job's `success` (and the run's) with that step's. */
   let endRecorded: { job: boolean; run: boolean } = { job: false, run: false };
+  /** A dispatch of the last step asked its agent to end the job with it (RunStepInput.finishesJob). */
+  let finishSent = false;
   const lostQueues: string[] = [];
   let heldAgent: AcquiredAgent | undefined;
   let agent: AcquiredAgent | undefined;
@@ -238,6 +242,16 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
           const dropped = await dropAhead();
           if (!isAgentLost(err)) throw err;
           for (const index of dropped) mayHaveStarted.add(index);
+          // The lost agent may have run the job to its end, its answer lost with it: then the job
+          // is over (its steps all succeeded there), and another agent could not report for it.
+          if (finishSent && patched(LOST_AFTER_JOB_END_PATCH)) {
+            const ended = await control.jobSucceeded({ jobRunId, runId: input.runId });
+            if (ended.job) {
+              heldAgent = undefined; // a lost agent has no slot to free
+              result = { status: 'success', exitCode: null, outputs: {}, lines: 0, recorded: true, jobRecorded: true, runRecorded: ended.run };
+              break;
+            }
+          }
           if (lostQueues.length >= AGENT_LOST_REDISPATCHES) {
             result = { status: 'failed', exitCode: null, outputs: {}, reason: 'setup_failed', message: 'agent lost', lines: 0 };
             failedReason = 'agent lost';
@@ -262,6 +276,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       if (result.nextQueued) stepStatus[i + 1] = 'queued';
       if (result.released) heldAgent = undefined; // its agent freed the job's slot with the last step
       endRecorded = { job: !!result.jobRecorded, run: !!result.runRecorded };
+      if (endRecorded.job) break; // ended on its agent: with the last step, or before it was lost
       stepState[step.name] = { outputs: result.outputs, status: result.status };
       if (result.status === 'timeout' && cutByDeadline) {
         failedReason ??= `job timed out while step ${step.name} ran`;
@@ -270,7 +285,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
         else failedReason ??= `step ${step.name} ${result.status === 'timeout' ? 'timed out' : 'failed'}${result.message ? `: ${result.message}` : ''}`;
       }
     }
-    await finishRemaining('skipped');
+    if (!endRecorded.job) await finishRemaining('skipped');
     if (heldAgent) await release(agent);
     if (failedReason && !job.continueOnError) {
       await control.recordJobStatus({ jobRunId, status: 'failed', reason: failedReason });
@@ -319,6 +334,10 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       retry: { maximumAttempts: 1 },
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     });
+    // The last step ends the job on its agent when nothing failed before it (a step dispatched
+    // ahead starts only after the ones before it succeeded, so what holds now holds when it runs).
+    const finishesJob = i === job.steps.length - 1 && !failedReason ? { run: !!input.onlyJob && !allowedFailure } : undefined;
+    if (finishesJob) finishSent = true;
     return steps.runStep({
       runId: input.runId,
       pipelineId: input.pipelineId,
@@ -335,9 +354,7 @@ export async function JobRunWorkflow(input: JobRunInput): Promise<JobRunResult> 
       // already failed (then `success()` is false).
       queueNext: i + 1 < job.steps.length && !job.steps[i + 1].when && !failedReason ? input.stepRunIds[i + 1] : undefined,
       lastStep: i === job.steps.length - 1,
-      // Nothing failed before it (a step dispatched ahead starts only after the ones before it
-      // succeeded, so what holds when it is dispatched holds when it runs).
-      ...(i === job.steps.length - 1 && !failedReason ? { finishesJob: { run: !!input.onlyJob && !allowedFailure } } : {}),
+      ...(finishesJob ? { finishesJob } : {}),
       dispatchId,
       ...(after ? { after: { stepRunId: after.stepRunId, attempt: after.attempt, dispatchId: after.dispatchId } } : {}),
       ...(endsWithinMs !== undefined ? { endsWithinMs } : {}),

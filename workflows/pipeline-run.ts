@@ -147,7 +147,11 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
     queuedByRun = new Set(first.map((job) => job.key));
     status = 'running';
     upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: 'running' }]);
-    lastWrite = startRun({ runId, queueJobs: first.map((job) => ids.jobs[job.key].jobRunId) }).catch((err: Error) => log.warn('the run start could not be recorded', { error: err.message }));
+    // Not cancellable: a stop arriving at once must find it written, not merely asked for, before
+    // its own `cancelled` (which waits for it, see setStatus).
+    lastWrite = CancellationScope.nonCancellable(() => startRun({ runId, queueJobs: first.map((job) => ids.jobs[job.key].jobRunId) })).catch((err: Error) =>
+      log.warn('the run start could not be recorded', { error: err.message }),
+    );
   };
   /** Goes straight to an agent once started: nothing to wait for, nothing to write first. */
   function dispatchedAtOnce(job: CompiledJob) {

@@ -1,5 +1,5 @@
 // PipelineRuns: trigger (validated, idempotent per requestId), read the tree, control, and read logs.
-import { and, asc, count, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, lt, notInArray, sql } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
@@ -9,7 +9,7 @@ import { Conflict, InvalidInput, NotFound } from '../errors';
 import { idFor, newId } from '../ids';
 import type { Principal } from '../roles';
 import { canSeeProject, systemPrincipal } from '../roles';
-import { isFinal } from '../statuses';
+import { RUN_STATUSES, isFinal } from '../statuses';
 import type { PipelineRow, PipelineService } from './pipelines';
 import { isUniqueViolation } from './pipelines';
 import type { CompiledPipeline } from '../spec/model';
@@ -20,6 +20,9 @@ import { PIPELINE_RUN_WORKFLOW, RUN_SEARCH_ATTRIBUTES, pauseSignal, pipelineRunW
 import type { PreparedScheduledRun } from '../../activities/schedule';
 import { readStepLogs } from '../store/log-store';
 import { triggerFacts } from '../../workflows/expression-context';
+
+/** A run in one of these has ended: a stop finds nothing to do. */
+const FINAL_RUN_STATUSES = RUN_STATUSES.filter(isFinal);
 
 const SA = RUN_SEARCH_ATTRIBUTES;
 
@@ -414,7 +417,14 @@ export function createRunService(deps: RunServiceDeps) {
         }
         // Marked first: an agent ending the run's last step now no longer ends the run (or its
         // job) with it, so the stop decides how the run ends (cancelled), as it does in the workflow.
-        await db.update(pipelineRuns).set({ stopRequestedAt: sql`coalesce(stop_requested_at, now())` }).where(eq(pipelineRuns.runId, runId));
+        // Only while it has not ended: an agent's end of the run and this mark take the same row's
+        // lock, so exactly one of them comes first.
+        const marked = await db
+          .update(pipelineRuns)
+          .set({ stopRequestedAt: sql`coalesce(stop_requested_at, now())` })
+          .where(and(eq(pipelineRuns.runId, runId), notInArray(pipelineRuns.status, FINAL_RUN_STATUSES)))
+          .returning({ status: pipelineRuns.status });
+        if (marked.length === 0) throw new Conflict(`run ${runId} has already ended`);
         try {
           await handle.cancel();
         } catch (err) {

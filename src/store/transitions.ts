@@ -296,13 +296,20 @@ export function createTransitions({ db, events }: { db: Db; events: EventBus }) 
       if (!finishes || !ended || change.status !== 'success') return result;
       // The job's last step succeeded: the job succeeds with it, and the run with its only job. Each
       // moves only as the workflow's own write would (a stop or a failure that got there first
-      // keeps it); what did not move, the workflow writes as before.
-      // Not once a stop was asked for: the stop decides how they end.
+      // keeps it), the job only while this agent runs it, neither once a stop was asked for (the
+      // stop decides how they end). What did not move, the workflow writes as before: so a write
+      // that fails here is given up, rather than failing the step whose end is saved.
       const notStopped = sql`not exists (select 1 from pipeline_runs r where r.run_id = job_runs.run_id and r.stop_requested_at is not null)`;
-      const jobEnded = await move('job', finishes.jobRunId, 'success', {}, and(eq(jobRuns.agentId, reporter.agentId), notStopped));
-      if (jobEnded) await publish('job', finishes.jobRunId, 'success', jobEnded, undefined);
-      const runEnded = jobEnded && finishes.runId ? await move('run', finishes.runId, 'success', {}, isNull(pipelineRuns.stopRequestedAt)) : undefined;
-      if (runEnded) await publish('run', finishes.runId!, 'success', runEnded, undefined);
+      let jobEnded: Moved | undefined;
+      let runEnded: Moved | undefined;
+      try {
+        jobEnded = await move('job', finishes.jobRunId, 'success', {}, and(eq(jobRuns.status, 'running'), eq(jobRuns.agentId, reporter.agentId), notStopped));
+        if (jobEnded) await publish('job', finishes.jobRunId, 'success', jobEnded, undefined);
+        runEnded = jobEnded && finishes.runId ? await move('run', finishes.runId, 'success', {}, isNull(pipelineRuns.stopRequestedAt)) : undefined;
+        if (runEnded) await publish('run', finishes.runId!, 'success', runEnded, undefined);
+      } catch {
+        // left to the workflow (see above)
+      }
       return { ...result, jobEnded: !!jobEnded, runEnded: !!runEnded };
     },
     /**

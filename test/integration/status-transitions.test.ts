@@ -165,6 +165,15 @@ describe.each(DB_KINDS)('status transitions on %s', (kind) => {
     await db.insert(stepRuns).values(stepRow('s_f5', 'job_f4', 'run_f4'));
     expect(await transitions.recordStepEnd(end('s_f5'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f4', runId: 'run_f4' })).toEqual({ nextQueued: false, nextRunning: false, jobEnded: false, runEnded: false });
     expect((await db.select().from(stepRuns).where(eq(stepRuns.stepRunId, 's_f5')))[0].status).toBe('success');
+    // A job dispatched again (queued for another agent, its old holder's name still on it): the old
+    // holder's late end does not end it.
+    await db.insert(pipelineRuns).values(runRow('run_f5', 15));
+    await db.insert(jobRuns).values({ ...jobRow('job_f5', 'run_f5'), status: 'queued' });
+    await db.insert(stepRuns).values(stepRow('s_f6', 'job_f5', 'run_f5'));
+    expect(await transitions.recordStepEnd(end('s_f6'), { agentId: 'agent_a' }, undefined, false, { jobRunId: 'job_f5', runId: 'run_f5' })).toMatchObject({ jobEnded: false, runEnded: false });
+    await db.delete(stepRuns).where(eq(stepRuns.runId, 'run_f5'));
+    await db.delete(jobRuns).where(eq(jobRuns.runId, 'run_f5'));
+    await db.delete(pipelineRuns).where(eq(pipelineRuns.runId, 'run_f5'));
     expect(await statusOf()).toEqual({
       runs: [['run_f1', 'success'], ['run_f2', 'cancelled'], ['run_f3', 'running'], ['run_f4', 'running']],
       jobs: [['job_f1', 'success'], ['job_f2', 'success'], ['job_f3', 'success'], ['job_f4', 'running']],
