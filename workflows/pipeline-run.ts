@@ -14,6 +14,7 @@ import {
   startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
 import type { ControlActivities } from '../activities/control';
 import type { CompiledJob } from '../src/spec/model';
 import type { JobRunResult, LiveTree, PipelineRunInput } from './definitions';
@@ -38,17 +39,14 @@ const RUN_STARTED_ALONGSIDE_PATCH = 'run-started-alongside-first-jobs';
 export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ status: string }> {
   const { pipeline, ids, runId } = input;
   // Local activities: status writes run in the control worker itself, without a task-queue round trip.
-  const control = proxyLocalActivities<ControlActivities>({
+  const controlOptions = {
     startToCloseTimeout: '30s',
-    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
-  });
+    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] } satisfies RetryPolicy,
+  } as const;
+  const control = proxyLocalActivities<ControlActivities>(controlOptions);
   // The run's start, as an activity of the control worker (dispatched to it eagerly, with the
   // workflow task that starts the first jobs): a local activity would hold that task until written.
-  const { startRun } = proxyActivities<ControlActivities>({
-    taskQueue: input.taskQueues.control,
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '500ms', maximumInterval: '10s', nonRetryableErrorTypes: ['IllegalTransition'] },
-  });
+  const { startRun } = proxyActivities<ControlActivities>({ ...controlOptions, taskQueue: input.taskQueues.control });
 
   // eslint-disable-next-line no-restricted-properties
   const deadlineMs = pipeline.timeoutMs ? Date.now() + pipeline.timeoutMs : undefined;
@@ -137,19 +135,18 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
    * (Transitions.recordJobRunning). A gate (the run's, or a first job's) or a first job's `when`
    * would write at once: then the run starts first, as it always did.
    */
-  const startsAlongside = () => !pipeline.approval && firstStage.length > 0 && firstStage.every(dispatchedAtOnce);
+  const startsAlongside = !pipeline.approval && firstStage.length > 0 && firstStage.every(dispatchedAtOnce);
   /**
    * The run's start goes with the workflow task that starts its first jobs, and queues them (they
    * do not write it themselves). Later status writes of the run wait for it (setStatus).
    */
   const startRunAlongside = () => {
-    const first = firstStage;
-    queuedByRun = new Set(first.map((job) => job.key));
+    queuedByRun = new Set(firstStage.map((job) => job.key));
     status = 'running';
     upsertSearchAttributes([{ key: RUN_STATUS_ATTRIBUTE, value: 'running' }]);
     // Not cancellable: a stop arriving at once must find it written, not merely asked for, before
     // its own `cancelled` (which waits for it, see setStatus).
-    lastWrite = CancellationScope.nonCancellable(() => startRun({ runId, queueJobs: first.map((job) => ids.jobs[job.key].jobRunId) })).catch((err: Error) =>
+    lastWrite = CancellationScope.nonCancellable(() => startRun({ runId, queueJobs: firstStage.map((job) => ids.jobs[job.key].jobRunId) })).catch((err: Error) =>
       log.warn('the run start could not be recorded', { error: err.message }),
     );
   };
@@ -240,7 +237,7 @@ export async function PipelineRunWorkflow(input: PipelineRunInput): Promise<{ st
   };
 
   try {
-    if (startsAlongside() && patched(RUN_STARTED_ALONGSIDE_PATCH)) startRunAlongside();
+    if (startsAlongside && patched(RUN_STARTED_ALONGSIDE_PATCH)) startRunAlongside();
     else await setStatus('running');
     if (pipeline.approval) {
       const gate = await waitForApproval({ approvalId: approvalIdFor(runId), runId, gate: pipeline.approval });

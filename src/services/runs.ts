@@ -410,11 +410,8 @@ export function createRunService(deps: RunServiceDeps) {
         await handle.signal(resumeSignal, req);
       } else {
         if (isFinal(run.status)) throw new Conflict(`run ${runId} is already ${run.status}`);
-        if (starting.has(runId)) {
-          await starting.get(runId);
-          const now = await loadRun(principal, runId, pipelineId);
-          if (isFinal(now.status)) throw new Conflict(`run ${runId} is already ${now.status}`);
-        }
+        // Its start under way here: the run may yet fail to start (then the mark below finds it ended).
+        if (starting.has(runId)) await starting.get(runId);
         // Marked first: an agent ending the run's last step now no longer ends the run (or its
         // job) with it, so the stop decides how the run ends (cancelled), as it does in the workflow.
         // Only while it has not ended: an agent's end of the run and this mark take the same row's

@@ -62,7 +62,11 @@ describe.each(DB_KINDS)('engine on %s', (db) => {
   async function stepActivities(runId: string, jobRunId: string) {
     const connection = await Connection.connect({ address: sys.temporalAddress });
     const client = new Client({ connection, namespace: sys.settings.namespace });
-    const history = await client.workflow.getHandle(`pipeline-run/${runId}/job/${jobRunId}`).fetchHistory();
+    // The run can show its end before the job's workflow has taken in its last step's (the agent
+    // records both with that step): its history is read once the workflow is closed.
+    const handle = client.workflow.getHandle(`pipeline-run/${runId}/job/${jobRunId}`);
+    await handle.result().catch(() => undefined);
+    const history = await handle.fetchHistory();
     await connection.close();
     const decode = (p: any) => JSON.parse(Buffer.from(p.data).toString('utf8'));
     const byId = new Map<number, { step: string; after?: string; scheduledEventId: number; completedEventId?: number; result?: any }>();
